@@ -1,0 +1,124 @@
+"""mano's exception hierarchy.
+
+Every error a caller can see is a :class:`ManoError`. Third-party exceptions (pymongo, pika,
+Ray, pydantic, PyYAML) are translated at the adapter boundary, so callers never have to know
+which library failed. ``retryable`` tells workflow executors whether trying again may help:
+a temporary outage is retryable, bad input never is.
+"""
+from __future__ import annotations
+
+
+class ManoError(Exception):
+    """Base class of every error mano raises on purpose."""
+
+    retryable = False
+
+
+# --- descriptors -------------------------------------------------------------------------
+class DescriptorError(ManoError):
+    """A descriptor is malformed: names the source, the field path and what was expected."""
+
+    def __init__(self, message: str, *, source: str | None = None, path: str | None = None,
+                 problems: list[str] | None = None):
+        self.source = source
+        self.path = path
+        self.detail = message
+        self.problems = problems or [self._one_line(path, message)]
+        where = f"{source}: " if source else ""
+        if len(self.problems) == 1:
+            text = f"{where}{self.problems[0]}"
+        else:
+            text = f"{where}{len(self.problems)} problems:\n  - " + "\n  - ".join(self.problems)
+        super().__init__(text)
+
+    @staticmethod
+    def _one_line(path: str | None, message: str) -> str:
+        return f"{path}: {message}" if path else message
+
+
+class MissingVnfdError(DescriptorError):
+    """An NSD names network functions for which no VNFD was given."""
+
+
+# --- records and store -------------------------------------------------------------------
+class StoreError(ManoError):
+    """The record store failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The record store cannot be reached (server down, timeout)."""
+
+    retryable = True
+
+
+class RecordNotFoundError(StoreError):
+    """No record with that id."""
+
+
+class DuplicateRecordError(StoreError):
+    """A record with that id (or unique key) exists already."""
+
+
+class StaleRecordError(StoreError):
+    """An update was based on an old revision of the record; re-read and try again."""
+
+    retryable = True
+
+
+# --- lifecycle ---------------------------------------------------------------------------
+class LifecycleError(ManoError):
+    """A lifecycle request cannot be carried out."""
+
+
+class UnknownInstanceError(LifecycleError):
+    """No service or VNF instance has that id."""
+
+
+class InstanceBusyError(LifecycleError):
+    """Another workflow is running on the instance (SONATA: 'Workflow for service still going on, rejected')."""
+
+
+class InvalidTransitionError(LifecycleError):
+    """The instance's state machine does not allow that transition."""
+
+
+class AlreadyTerminatedError(LifecycleError):
+    """The instance is terminated (SONATA: 'nsr already terminated')."""
+
+
+class StepFailedError(LifecycleError):
+    """A workflow step failed; the operation is rolled back."""
+
+
+# --- placement and infrastructure --------------------------------------------------------
+class PlacementError(ManoError):
+    """Placement could not produce a mapping."""
+
+
+class InfeasiblePlacementError(PlacementError):
+    """No mapping satisfies the constraints; the message says which resource and where."""
+
+
+class VimError(ManoError):
+    """The VIM (emulated or docker) refused or failed an action."""
+
+
+class CapacityError(VimError):
+    """A PoP has not enough cores or memory left."""
+
+
+class TemporaryVimError(VimError):
+    """A VIM call failed in a way that may succeed if retried."""
+
+    retryable = True
+
+
+# --- messaging ---------------------------------------------------------------------------
+class MessagingError(ManoError):
+    """The message bus failed or a message is malformed."""
+
+
+class BrokerUnavailableError(MessagingError):
+    """RabbitMQ cannot be reached."""
+
+    retryable = True

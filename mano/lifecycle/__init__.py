@@ -1,0 +1,1 @@
+"""Lifecycle core: state machines, operations and workflows, free of Ray and MongoDB."""

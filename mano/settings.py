@@ -1,0 +1,79 @@
+"""The one place where mano reads its configuration.
+
+Every tunable is a field of :class:`Settings` with a documented default. Values come from
+``MANO_*`` environment variables, read only by :meth:`Settings.from_env` (never at import
+time), and the resulting frozen object is passed explicitly to whatever needs it.
+
+| variable                  | default                                      | meaning                                   |
+|---------------------------|----------------------------------------------|-------------------------------------------|
+| MANO_HOME                 | ~/.mano                                      | state dir: embedded store, runtime info   |
+| MANO_MONGO_URL            | (unset: start the embedded nx-27017 server)  | MongoDB URL of the record store           |
+| MANO_MONGO_DB             | mano                                         | database name                             |
+| MANO_BROKER_URL           | amqp://guest:guest@localhost:5672/%2F        | RabbitMQ for the gateway                  |
+| MANO_EXCHANGE             | son-kernel                                   | SONATA topic exchange                     |
+| MANO_RAY_ADDRESS          | (unset: embedded local Ray)                  | join an existing Ray cluster              |
+| MANO_DEFAULT_VIM          | emulated                                     | VIM driver: emulated or docker            |
+| MANO_TOPOLOGY             | (unset: packaged 3-PoP topology)             | topology YAML for the emulated VIM        |
+| MANO_IDLE_PASSIVATE_S     | 30                                           | idle seconds before an instance passivates|
+| MANO_STEP_TIMEOUT_S       | 60                                           | limit for one workflow step               |
+| MANO_MAX_DESCRIPTOR_BYTES | 1048576                                      | largest descriptor / message accepted     |
+| MANO_STORE_TIMEOUT_MS     | 5000                                         | store server selection / socket timeout   |
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_BROKER_URL = "amqp://guest:guest@localhost:5672/%2F"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; build it with :meth:`from_env` or directly in tests."""
+
+    home: Path = dataclasses.field(default_factory=lambda: Path.home() / ".mano")
+    mongo_url: str | None = None
+    mongo_db: str = "mano"
+    broker_url: str = DEFAULT_BROKER_URL
+    exchange: str = "son-kernel"
+    ray_address: str | None = None
+    default_vim: str = "emulated"
+    topology: Path | None = None
+    idle_passivate_s: float = 30.0
+    step_timeout_s: float = 60.0
+    max_descriptor_bytes: int = 1024 * 1024
+    store_timeout_ms: int = 5000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read ``MANO_*`` variables (from ``environ``, default ``os.environ``); overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(f"MANO_{field.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _convert(field.name, field.type, raw)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def store_dir(self) -> Path:
+        """Where the embedded store keeps its SQLite files."""
+        return self.home / "store"
+
+
+def _convert(name: str, annotation: object, raw: str) -> object:
+    text = str(annotation)
+    try:
+        if "Path" in text:
+            return Path(raw).expanduser()
+        if text.startswith("int"):
+            return int(raw)
+        if text.startswith("float"):
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"MANO_{name.upper()}={raw!r} is not a valid {text}") from exc
+    return raw
