@@ -87,7 +87,13 @@ class AlreadyTerminatedError(LifecycleError):
 
 
 class StepFailedError(LifecycleError):
-    """A workflow step failed; the operation is rolled back."""
+    """A step's batch of calls failed in part; ``failures`` names each, and the whole is
+    retryable only if every failure was."""
+
+    def __init__(self, message: str, failures: list[str] | None = None, *, retryable: bool = False):
+        super().__init__(message)
+        self.failures = list(failures or [message])
+        self.retryable = retryable
 
 
 # --- placement and infrastructure --------------------------------------------------------

@@ -9,7 +9,7 @@ import yaml
 from mano.descriptors import Nsd, Vnfd, load_descriptor, load_nsd, load_service, load_vnfd, resolve
 from mano.errors import MissingVnfdError
 
-from conftest import SONATA
+from paths import SONATA
 
 DESCRIPTOR_FILES = sorted(
     [*SONATA.glob("descriptors/*.yml"), *SONATA.glob("smr/nsd*.yml"), *SONATA.glob("smr/vnfd*.yml"),

@@ -13,7 +13,7 @@ from mano.descriptors import load_nsd, load_service, load_vnfd
 from mano.descriptors.loader import MAX_DEPTH, parse_yaml
 from mano.errors import DescriptorError
 
-from conftest import SONATA
+from paths import SONATA
 
 VNFD = yaml.safe_load((SONATA / "descriptors" / "firewall-vnfd.yml").read_text())
 NSD = yaml.safe_load((SONATA / "placement" / "nsd_10.yml").read_text())

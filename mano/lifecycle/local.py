@@ -1,0 +1,114 @@
+"""In-process implementations of the lifecycle ports: the whole lifecycle without Ray.
+
+The Ray actors implement the same ports with remote calls; these run the same controllers in
+one process, synchronously. They serve the unit tests, ``mano.testing`` and anyone embedding
+the lifecycle core. Batch calls run every item, then raise one StepFailedError naming every
+failure, so a caller knows all that happened before it rolls back.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from mano.errors import ManoError, StepFailedError
+from mano.lifecycle.first_fit import first_fit
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
+from mano.lifecycle.vnf import VnfController
+from mano.vim.base import DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_all(items: Sequence[T], call: Callable[[T], R], what: str, key: Callable[[T], str]) -> list[R]:
+    """Call ``call`` on every item; raise one StepFailedError listing all failures."""
+    results: list[R] = []
+    errors: list[tuple[str, ManoError]] = []
+    for item in items:
+        try:
+            results.append(call(item))
+        except ManoError as exc:
+            errors.append((key(item), exc))
+    raise_failures(what, len(items), errors)
+    return results
+
+
+def raise_failures(what: str, total: int, errors: Sequence[tuple[str, BaseException]]) -> None:
+    """One StepFailedError for a batch, retryable only if every failure is."""
+    if not errors:
+        return
+    failures = [f"{name}: {exc}" for name, exc in errors]
+    retryable = all(isinstance(e, ManoError) and e.retryable for _, e in errors)
+    raise StepFailedError(f"{what} failed for {len(failures)} of {total}: " + "; ".join(failures),
+                          failures, retryable=retryable)
+
+
+class LocalVim:
+    """The infrastructure adaptor in-process: one driver per VIM kind."""
+
+    def __init__(self, drivers: Mapping[str, VimDriver]):
+        self.drivers = dict(drivers)
+
+    def driver(self, vim: str) -> VimDriver:
+        try:
+            return self.drivers[vim]
+        except KeyError:
+            raise ManoError(f"no VIM {vim!r} is configured; configured: {', '.join(self.drivers)}") from None
+
+    def list_pops(self, vim: str) -> list[Pop]:
+        return self.driver(vim).list_pops()
+
+    def create_networks(self, vim: str, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]:
+        return self.driver(vim).create_networks(service_id, requests)
+
+    def delete_networks(self, vim: str, service_id: str) -> None:
+        self.driver(vim).delete_networks(service_id)
+
+    def deploy_vnf(self, vim: str, deployment: VnfDeployment) -> DeployedVnf:
+        return self.driver(vim).deploy_vnf(deployment)
+
+    def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
+        self.driver(vim).remove_vnf(service_id, vnf_instance_id)
+
+    def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
+        return self.driver(vim).vnf_status(vnf_instance_id)
+
+
+class LocalFunctions:
+    """The FLM in-process: one VnfController per VNF instance, called in turn."""
+
+    def __init__(self, store: Any, vim: LocalVim):
+        self.store = store
+        self.vim = vim
+
+    def vnf(self, vnf_instance_id: str) -> VnfController:
+        return VnfController(vnf_instance_id, self.store.vnfr, self.vim)
+
+    def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
+        return run_all(requests, lambda r: self.vnf(r.vnf_instance_id).deploy(r), "deploy",
+                       lambda r: f"{r.vnf_id} ({r.vnf_instance_id})")
+
+    def _each(self, name: str, actions: Sequence[FunctionAction]) -> None:
+        run_all(actions, lambda a: getattr(self.vnf(a.vnf_instance_id), name)(a), name, lambda a: a.vnf_instance_id)
+
+    def start(self, actions: Sequence[FunctionAction]) -> None:
+        self._each("start", actions)
+
+    def stop(self, actions: Sequence[FunctionAction]) -> None:
+        self._each("stop", actions)
+
+    def configure(self, actions: Sequence[FunctionAction]) -> None:
+        self._each("configure", actions)
+
+    def remove(self, actions: Sequence[FunctionAction]) -> None:
+        self._each("remove", actions)
+
+    def heal(self, action: FunctionAction) -> dict[str, Any]:
+        return self.vnf(action.vnf_instance_id).heal(action.data["deployment"])
+
+    def status(self, vnf_instance_id: str) -> str:
+        return self.vnf(vnf_instance_id).vim_status()
+
+
+class FirstFitPlacement:
+    def place(self, request: PlacementRequest) -> Mapping[str, str]:
+        return first_fit(request)

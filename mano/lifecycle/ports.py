@@ -1,0 +1,100 @@
+"""What the lifecycle core needs from the rest of the system, as small typed interfaces.
+
+The service controller talks to the function lifecycle manager, the infrastructure and
+placement only through these protocols. The Ray actors implement them with remote calls
+(``actors/ports.py``); unit tests implement them with plain objects (``mano.testing``), so
+every workflow runs synchronously and deterministically without Ray (STYLE practice 6).
+Each cross-boundary input is one frozen dataclass (practice 12).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Protocol, Sequence
+
+from mano.vim.base import Network, NetworkRequest, Pop
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionDeployment:
+    """SLM → FLM: deploy one VNF instance (SONATA ``mano.function.deploy``)."""
+
+    service_id: str
+    vnf_instance_id: str
+    vnf_id: str
+    vnfd: Mapping[str, Any]
+    pop: str
+    networks: Mapping[str, str] = dataclasses.field(default_factory=dict)  # VNF cp -> network id
+    vim: str = "emulated"
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionAction:
+    """SLM → FLM: start, stop, configure, remove or heal one VNF instance."""
+
+    service_id: str
+    vnf_instance_id: str
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacementUnit:
+    """One VNF instance to place."""
+
+    instance_id: str
+    vnf_id: str
+    vnfd: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacementRequest:
+    service_id: str
+    nsd: Mapping[str, Any]
+    units: tuple[PlacementUnit, ...]
+    pops: tuple[Pop, ...]
+    pinned: Mapping[str, str] = dataclasses.field(default_factory=dict)  # instance id -> pop
+    blacklist: tuple[str, ...] = ()   # PoP names or cities the customer refuses
+    policy: str = "load balanced"
+
+
+class Functions(Protocol):
+    """The function lifecycle manager, as a service sees it. Batch calls run in parallel and
+    raise :class:`~mano.errors.StepFailedError` naming every failed instance, after all ended."""
+
+    def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]: ...
+
+    def start(self, actions: Sequence[FunctionAction]) -> None: ...
+
+    def stop(self, actions: Sequence[FunctionAction]) -> None: ...
+
+    def configure(self, actions: Sequence[FunctionAction]) -> None: ...
+
+    def remove(self, actions: Sequence[FunctionAction]) -> None: ...
+
+    def heal(self, action: FunctionAction) -> dict[str, Any]: ...
+
+    def status(self, vnf_instance_id: str) -> str: ...
+
+
+class Infrastructure(Protocol):
+    def list_pops(self, vim: str) -> list[Pop]: ...
+
+    def create_networks(self, vim: str, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]: ...
+
+    def delete_networks(self, vim: str, service_id: str) -> None: ...
+
+
+class Placement(Protocol):
+    def place(self, request: PlacementRequest) -> Mapping[str, str]: ...
+
+
+class Vim(Protocol):
+    """The infrastructure adaptor, as a VNF instance sees it."""
+
+    def deploy_vnf(self, vim: str, deployment: "VnfDeployment") -> "DeployedVnf": ...
+
+    def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None: ...
+
+    def vnf_status(self, vim: str, vnf_instance_id: str) -> str: ...
+
+
+from mano.vim.base import DeployedVnf, VnfDeployment  # noqa: E402  (type names for the protocol above)

@@ -1,0 +1,66 @@
+"""One service instance's controller: runs its operations and owns its state machine.
+
+The ServiceInstance actor is a thin shell over this class. ``run`` is safe to call again on
+the same operation after a crash: the workflow resumes from the persisted step progress.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mano.lifecycle.ports import Functions, Infrastructure, Placement
+from mano.lifecycle.states import (SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState,
+                                   transition)
+from mano.lifecycle.workflow import RetryPolicy, WorkflowRunner
+from mano.lifecycle.workflows import ServiceWorkflows
+from mano.records import OperationRecord, ServiceRecord
+
+log = logging.getLogger(__name__)
+
+# Where a service goes when an operation of that type completes.
+SUCCESS_STATE = {OperationType.TERMINATE: ServiceState.TERMINATED}
+
+
+class ServiceController:
+    def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
+                 placement: Placement, *, retry: RetryPolicy = RetryPolicy()):
+        self.service_id = service_id
+        self.store = store
+        self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement)
+        self.runner = WorkflowRunner(self.store.operations.update, retry=retry)
+
+    def record(self) -> ServiceRecord:
+        return self.store.services.get(self.service_id)
+
+    def pending_operation(self) -> str | None:
+        """The operation to resume, if one was in flight when the previous actor stopped."""
+        record = self.store.services.find_one(self.service_id)
+        if record is None or record.current_operation is None:
+            return None
+        op = self.store.operations.find_one(record.current_operation)
+        return None if op is None or op.state.is_final else op.id
+
+    def run(self, operation_id: str) -> OperationRecord:
+        op = self.store.operations.get(operation_id)
+        if op.state.is_final:
+            return op
+        log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
+        return self.runner.run(op, self.workflows.steps(op.type), finalize=self._finalize)
+
+    def _finalize(self, op: OperationRecord) -> None:
+        """Record the service's new state before the operation is announced final."""
+        if op.state == OperationState.COMPLETED:
+            target = SUCCESS_STATE.get(op.type, ServiceState.READY)
+        elif op.type == OperationType.INSTANTIATE:
+            target = ServiceState.FAILED
+        elif op.type == OperationType.TERMINATE:
+            target = ServiceState.TERMINATED  # termination is best effort; errors stay on the operation
+        else:
+            target = ServiceState.READY  # the failed change was rolled back
+
+        def change(record: ServiceRecord) -> ServiceRecord:
+            if record.current_operation not in (None, op.id):
+                return record
+            state = transition(SERVICE_TRANSITIONS, record.state, target, what=f"service {record.id}")
+            return record.model_copy(update={"state": state, "current_operation": None})
+        self.store.services.mutate(self.service_id, change)

@@ -1,0 +1,133 @@
+"""Service lifecycle manager core: admits requests and records them as operations.
+
+Admission is where SONATA's request errors come from: an unknown instance, a terminated one
+("nsr already terminated"), a busy one ("Workflow for service still going on, rejected"), a
+scale-in below one instance ("Not enough instances running"). An admitted request exists as
+an operation record (PROCESSING) and the service carries it as ``current_operation`` before
+anyone is told; the ServiceInstance actor then runs it. Requests are idempotent by operation
+id: asking again with the same id returns the existing operation instead of starting another.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping
+
+from mano.descriptors.service import ServicePackage
+from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceBusyError, LifecycleError,
+                         RecordNotFoundError, UnknownInstanceError)
+from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
+from mano.lifecycle.workflows import victims_for_scale_in
+from mano.records import OperationRecord, ServiceRecord
+
+BUSY = "Workflow for service still going on, rejected"
+TERMINATED = "nsr already terminated"
+
+# The state a service enters while an operation of that type runs.
+RUNNING_STATE = {
+    OperationType.TERMINATE: ServiceState.TERMINATING,
+    OperationType.SCALE_OUT: ServiceState.SCALING,
+    OperationType.SCALE_IN: ServiceState.SCALING,
+    OperationType.HEAL: ServiceState.HEALING,
+    OperationType.MIGRATE: ServiceState.MIGRATING,
+    OperationType.RECONFIGURE: ServiceState.RECONFIGURING,
+}
+
+
+class ServiceLifecycleManager:
+    def __init__(self, store: Any):
+        self.store = store
+
+    # --- instantiate -------------------------------------------------------------------------
+    def instantiate(self, package: ServicePackage, *, vim: str = "emulated", operation_id: str | None = None,
+                    service_id: str | None = None, user_data: Mapping[str, Any] | None = None,
+                    params: Mapping[str, Any] | None = None) -> OperationRecord:
+        """Record a new service (INSTANTIATING) and its instantiate operation."""
+        if operation_id is not None:
+            existing = self.store.operations.find_one(operation_id)
+            if existing is not None:
+                return self._same_request(existing, OperationType.INSTANTIATE, None)
+        service_id = service_id or str(uuid.uuid4())
+        op = OperationRecord(id=operation_id or str(uuid.uuid4()), type=OperationType.INSTANTIATE,
+                             service_id=service_id, request=dict(params or {}))
+        service = ServiceRecord(
+            id=service_id, name=package.nsd.name, nsd=package.nsd.to_dict(),
+            vnfds=tuple(v.to_dict() for v in package.unique_vnfds), state=ServiceState.INSTANTIATING, vim=vim,
+            current_operation=op.id, user_data=dict(user_data or {}))
+        try:
+            op = self.store.operations.insert(op)
+        except DuplicateRecordError:  # the same id raced in: answer as for a repeat
+            return self._same_request(self.store.operations.get(op.id), OperationType.INSTANTIATE, None)
+        self.store.services.insert(service)
+        return op
+
+    # --- everything else ---------------------------------------------------------------------
+    def request(self, service_id: str, op_type: OperationType, params: Mapping[str, Any] | None = None, *,
+                operation_id: str | None = None) -> OperationRecord:
+        """Admit a terminate/scale/heal/... request on an existing service, or refuse it."""
+        if op_type == OperationType.INSTANTIATE:
+            raise LifecycleError("use instantiate() to create a service")
+        if operation_id is not None:
+            existing = self.store.operations.find_one(operation_id)
+            if existing is not None:
+                return self._same_request(existing, op_type, service_id)
+        record = self.service(service_id)
+        self._check_admissible(record, op_type, dict(params or {}))
+        op = self.store.operations.insert(OperationRecord(
+            id=operation_id or str(uuid.uuid4()), type=op_type, service_id=service_id, request=dict(params or {})))
+        try:
+            self.store.services.mutate(service_id, lambda s: self._claim(s, op))
+        except LifecycleError as exc:
+            # Lost a race with another request: the refusal stays in the operation history.
+            self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=str(exc)))
+            raise
+        return op
+
+    def service(self, service_id: str) -> ServiceRecord:
+        try:
+            return self.store.services.get(service_id)
+        except RecordNotFoundError:
+            raise UnknownInstanceError(f"no service instance {service_id!r}") from None
+
+    def _check_admissible(self, record: ServiceRecord, op_type: OperationType, params: dict[str, Any]) -> None:
+        if record.state == ServiceState.TERMINATED:
+            raise AlreadyTerminatedError(TERMINATED)
+        if record.state == ServiceState.FAILED:
+            raise LifecycleError(f"service {record.id} failed to instantiate; nothing is deployed")
+        if record.state.is_busy:
+            raise InstanceBusyError(BUSY)
+        if op_type == OperationType.SCALE_IN:
+            victims_for_scale_in(record, params)
+        elif op_type == OperationType.SCALE_OUT:
+            names = [nf.get("vnf_id") for nf in record.nsd.get("network_functions", [])]
+            if params.get("vnf_id") not in names:
+                raise LifecycleError(f"service {record.id} has no network function {params.get('vnf_id')!r}; "
+                                     f"it has {', '.join(map(str, names))}")
+            count = params.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
+                raise LifecycleError(f"count must be a whole number from 1 to 100, got {count!r}")
+        elif op_type == OperationType.HEAL:
+            instance = record.vnf_instance(str(params.get("vnf_instance_id")))
+            if instance is None:
+                raise UnknownInstanceError(f"service {record.id} has no VNF instance {params.get('vnf_instance_id')!r}")
+
+    def _claim(self, record: ServiceRecord, op: OperationRecord) -> ServiceRecord:
+        if record.state.is_busy:
+            raise InstanceBusyError(BUSY)
+        if record.state == ServiceState.TERMINATED:
+            raise AlreadyTerminatedError(TERMINATED)
+        state = transition(SERVICE_TRANSITIONS, record.state, RUNNING_STATE[op.type], what=f"service {record.id}")
+        return record.model_copy(update={"state": state, "current_operation": op.id})
+
+    @staticmethod
+    def _same_request(op: OperationRecord, op_type: OperationType, service_id: str | None) -> OperationRecord:
+        if op.type != op_type or (service_id is not None and op.service_id != service_id):
+            raise LifecycleError(f"operation id {op.id} is already used by a {op.type.value} operation "
+                                 f"on service {op.service_id}")
+        return op
+
+    # --- recovery ----------------------------------------------------------------------------
+    def in_flight(self) -> list[OperationRecord]:
+        """Operations not yet final (to re-activate their services after a restart)."""
+        return self.store.operations.find({"state": {"$in": [OperationState.PROCESSING.value,
+                                                              OperationState.ROLLING_BACK.value,
+                                                              OperationState.FAILED_TEMP.value]}})

@@ -1,0 +1,121 @@
+"""One VNF instance's lifecycle: deploy, start, stop, configure, heal, remove.
+
+The VNFR is the VNF's record and carries its state (``vnf_state``), so a VnfInstance actor
+that passivated or crashed is rebuilt from it. Every call is idempotent: deploying a VNF that
+is deployed returns its record, removing a removed one does nothing.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mano.descriptors.models import Vnfd
+from mano.errors import LifecycleError, RecordNotFoundError, UnknownInstanceError
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment, Vim
+from mano.lifecycle.sonata_records import build_vnfr
+from mano.lifecycle.states import VNF_TRANSITIONS, VnfState, transition
+from mano.records import SonataStatus, VnfrRecord
+from mano.vim.base import UnitRequest, VnfDeployment
+
+log = logging.getLogger(__name__)
+
+
+def vnf_deployment(req: FunctionDeployment) -> VnfDeployment:
+    """Translate an FLM deploy request into what a VIM driver needs."""
+    vnfd = Vnfd.model_validate(req.vnfd)
+    units = [UnitRequest(id=u.id, image=u.vm_image, vcpus=u.resource_requirements.cpu.vcpus,
+                         memory_gb=u.resource_requirements.memory.gb,
+                         connection_points=tuple(c.id for c in u.connection_points), kind="vm")
+             for u in vnfd.virtual_deployment_units]
+    units += [UnitRequest(id=u.id, image=u.image, vcpus=0.0, memory_gb=0.0,
+                          connection_points=tuple(c.id for c in u.connection_points), kind="container",
+                          env={str(k): str(v) for k, v in ((u.parameters or {}).get("env") or {}).items()})
+              for u in vnfd.cloudnative_deployment_units]
+    # A unit's point reaches a service network through the VNF's internal link to an external point.
+    unit_networks: dict[str, str] = {}
+    for link in vnfd.virtual_links:
+        external = [r for r in link.connection_points_reference if r in req.networks]
+        for ref in link.connection_points_reference:
+            if external and ref not in req.networks:
+                unit_networks[ref] = req.networks[external[0]]
+    return VnfDeployment(service_id=req.service_id, vnf_instance_id=req.vnf_instance_id, vnf_name=vnfd.name,
+                         pop=req.pop, units=tuple(units), networks=unit_networks)
+
+
+class VnfController:
+    """Lifecycle of one VNF instance; its persistent state is its VNFR."""
+
+    def __init__(self, vnf_instance_id: str, vnfrs: Any, vim: Vim):
+        self.id = vnf_instance_id
+        self._vnfrs = vnfrs
+        self._vim = vim
+
+    def record(self) -> VnfrRecord:
+        try:
+            return self._vnfrs.get(self.id)
+        except RecordNotFoundError:
+            raise UnknownInstanceError(f"no VNF instance {self.id}") from None
+
+    def state(self) -> VnfState:
+        record = self._vnfrs.find_one(self.id)
+        return VnfState(record.vnf_state) if record is not None else VnfState.DEPLOYING
+
+    def deploy(self, req: FunctionDeployment) -> dict[str, Any]:
+        existing = self._vnfrs.find_one(self.id)
+        if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
+            return existing.to_sonata()  # already deployed: idempotent
+        deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
+        vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
+        vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
+        stored = self._vnfrs.upsert(vnfr if existing is None else vnfr.model_copy(update={"rev": existing.rev}))
+        return stored.to_sonata()
+
+    def _move(self, target: VnfState, **changes: Any) -> VnfrRecord:
+        def change(record: VnfrRecord) -> VnfrRecord:
+            transition(VNF_TRANSITIONS, VnfState(record.vnf_state), target, what=f"VNF {self.id}")
+            return record.model_copy(update={"vnf_state": target, **changes})
+        try:
+            return self._vnfrs.mutate(self.id, change)
+        except RecordNotFoundError:
+            raise UnknownInstanceError(f"no VNF instance {self.id}") from None
+
+    def start(self, action: FunctionAction) -> None:
+        self._move(VnfState.RUNNING)
+
+    def stop(self, action: FunctionAction) -> None:
+        if self.state() in (VnfState.TERMINATED, VnfState.STOPPED):
+            return
+        self._move(VnfState.STOPPED)
+
+    def configure(self, action: FunctionAction) -> None:
+        record = self.record()
+        if VnfState(record.vnf_state) == VnfState.TERMINATED:
+            raise LifecycleError(f"VNF instance {self.id} is terminated")
+
+    def remove(self, action: FunctionAction) -> None:
+        record = self._vnfrs.find_one(self.id)
+        if record is not None and VnfState(record.vnf_state) == VnfState.TERMINATED:
+            return
+        vim = record.vim if record is not None else action.data.get("vim", "emulated")
+        self._vim.remove_vnf(vim, action.service_id, self.id)
+        if record is not None:
+            self._move(VnfState.TERMINATED, status=SonataStatus.TERMINATED.value,
+                       version=str(int(record.version) + 1))
+
+    def heal(self, req: FunctionDeployment) -> dict[str, Any]:
+        """Re-deploy on the same PoP after the VIM lost the instance; the VNFR keeps its id."""
+        record = self.record()
+        self._vim.remove_vnf(record.vim, req.service_id, self.id)
+        self._move(VnfState.FAILED)
+        deployed = self._vim.deploy_vnf(record.vim, vnf_deployment(req))
+        fresh = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks,
+                           version=str(int(record.version) + 1))
+        healed = self._vnfrs.mutate(self.id, lambda r: fresh.model_copy(update={
+            "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}))
+        return healed.to_sonata()
+
+    def vim_status(self) -> str:
+        record = self._vnfrs.find_one(self.id)
+        if record is None:
+            return "absent"
+        return self._vim.vnf_status(record.vim, self.id)

@@ -1,0 +1,163 @@
+"""Runs a workflow: a named list of steps whose progress lives on the operation record.
+
+This is the one executor that owns outcomes (STYLE practice 9, anti-pattern 3): steps are
+plain functions that return a small result dict or raise; the runner persists every step
+transition *before* moving on, retries what the exception type says is retryable, and on a
+permanent failure rolls back the steps already done, in reverse order. Because progress is
+persisted, a runner started again on the same operation (after a crash of the actor that ran
+it) skips the steps that are DONE and re-runs the one that was RUNNING, so steps must be
+idempotent — and every step here is, by the VNF instance id or the service id it acts on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+from mano.errors import ManoError
+from mano.lifecycle.states import OperationState, StepState
+from mano.records import OperationRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[["StepContext"], "dict[str, Any] | None"]
+RollbackFn = Callable[["StepContext"], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How often a step is tried when it raises a retryable error (policy as data)."""
+
+    max_attempts: int = 3
+    initial_delay_s: float = 0.05
+    backoff: float = 2.0
+    max_delay_s: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay_s, self.initial_delay_s * self.backoff ** max(0, attempt - 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One named step: what it does, and how to undo it if a later step fails."""
+
+    name: str
+    run: StepFn
+    rollback: RollbackFn | None = None
+
+
+@dataclasses.dataclass
+class StepContext:
+    """What a step sees: the operation so far (results of earlier steps) and its request."""
+
+    operation: OperationRecord
+
+    @property
+    def request(self) -> Mapping[str, Any]:
+        return self.operation.request
+
+    def result(self, step: str) -> dict[str, Any]:
+        progress = self.operation.step(step)
+        return dict(progress.result) if progress else {}
+
+
+class WorkflowRunner:
+    """Executes steps against an operation record, persisting through ``save``.
+
+    ``save(op)`` must write the record and return the stored version (with its new rev).
+    """
+
+    def __init__(self, save: Callable[[OperationRecord], OperationRecord], *,
+                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep):
+        self._save = save
+        self._retry = retry
+        self._sleep = sleep
+
+    def plan(self, op: OperationRecord, steps: list[Step]) -> OperationRecord:
+        """Record the step list as PENDING (once: a resumed operation keeps its progress)."""
+        if op.steps:
+            return op
+        for step in steps:
+            op = op.with_step(step.name, state=StepState.PENDING)
+        return self._save(op.model_copy(update={"updated_at": utcnow()}))
+
+    def run(self, op: OperationRecord, steps: list[Step],
+            finalize: Callable[[OperationRecord], None] = lambda op: None) -> OperationRecord:
+        """Run (or resume) the operation; return it in a final state.
+
+        ``finalize`` sees the operation in its final state just *before* that state is
+        persisted, so the owner (the service) can record its own outcome first: whoever sees
+        the operation final also sees the service in its new state.
+        """
+        op = self.plan(op, steps)
+        if op.state.is_final:
+            return op
+        if op.state == OperationState.ROLLING_BACK:
+            return self._roll_back(op, steps, op.error or "rollback resumed", finalize)
+        for step in steps:
+            progress = op.step(step.name)
+            if progress is not None and progress.state in (StepState.DONE, StepState.SKIPPED):
+                continue
+            op, error = self._run_step(op, step)
+            if error is not None:
+                return self._roll_back(op, steps, f"step {step.name} failed: {error}", finalize)
+        return self._finish(op.with_state(OperationState.COMPLETED), finalize)
+
+    def _finish(self, op: OperationRecord, finalize: Callable[[OperationRecord], None]) -> OperationRecord:
+        finalize(op)
+        return self._persist(op)
+
+    def _run_step(self, op: OperationRecord, step: Step) -> tuple[OperationRecord, str | None]:
+        while True:
+            attempts = (op.step(step.name).attempts if op.step(step.name) else 0) + 1
+            op = self._persist(op.with_step(step.name, state=StepState.RUNNING, attempts=attempts,
+                                            started_at=utcnow(), message=None))
+            try:
+                result = step.run(StepContext(op)) or {}
+            except Exception as exc:  # noqa: BLE001 - the runner owns every outcome
+                message = _describe(exc)
+                retry = isinstance(exc, ManoError) and exc.retryable and attempts < self._retry.max_attempts
+                log.log(logging.INFO if retry else logging.WARNING, "operation %s step %s attempt %d: %s",
+                        op.id, step.name, attempts, message, exc_info=not isinstance(exc, ManoError))
+                op = self._persist(op.with_step(step.name, state=StepState.FAILED, message=message,
+                                                finished_at=utcnow()))
+                if retry:
+                    self._sleep(self._retry.delay(attempts))
+                    continue
+                return op, message
+            op = self._persist(op.with_step(step.name, state=StepState.DONE, result=result,
+                                            finished_at=utcnow()))
+            return op, None
+
+    def _roll_back(self, op: OperationRecord, steps: list[Step], error: str,
+                   finalize: Callable[[OperationRecord], None]) -> OperationRecord:
+        if op.state != OperationState.ROLLING_BACK:
+            op = self._persist(op.with_state(OperationState.ROLLING_BACK, error=error))
+        failures = []
+        for step in reversed(steps):
+            progress = op.step(step.name)
+            # The failed step may have half-done its work; its rollback must cope (idempotent).
+            if progress is None or progress.state not in (StepState.DONE, StepState.FAILED, StepState.RUNNING):
+                continue
+            if step.rollback is not None:
+                try:
+                    step.rollback(StepContext(op))
+                except Exception as exc:  # noqa: BLE001
+                    failures.append(f"rollback of {step.name} failed: {_describe(exc)}")
+                    log.warning("operation %s: rollback of %s failed", op.id, step.name, exc_info=True)
+                    continue
+            if progress.state != StepState.FAILED:
+                op = self._persist(op.with_step(step.name, state=StepState.ROLLED_BACK))
+        if failures:
+            return self._finish(op.with_state(OperationState.FAILED, error="; ".join([error, *failures])), finalize)
+        return self._finish(op.with_state(OperationState.ROLLED_BACK), finalize)
+
+    def _persist(self, op: OperationRecord) -> OperationRecord:
+        return self._save(op.model_copy(update={"updated_at": utcnow()}))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ManoError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

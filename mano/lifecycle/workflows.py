@@ -1,0 +1,264 @@
+"""The lifecycle workflows as named step lists (SONATA.md §3), one builder per operation type.
+
+Each step is a small method of :class:`ServiceWorkflows`; the step list of an operation is
+data (:data:`STEP_NAMES`), so a reader sees the whole instantiate workflow in one place and a
+task SSM can reorder it. Steps act through the ports only and keep what later steps (and
+rollback) need in their result on the operation record.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable
+
+from mano.descriptors.models import Nsd, Vnfd
+from mano.descriptors.service import ServicePackage, resolve
+from mano.errors import LifecycleError, StepFailedError
+from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
+                                  PlacementRequest, PlacementUnit)
+from mano.lifecycle.sonata_records import build_nsr
+from mano.lifecycle.states import OperationType, VnfState
+from mano.lifecycle.workflow import Step, StepContext
+from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
+from mano.vim.base import Network, NetworkRequest
+
+STEP_NAMES: dict[OperationType, tuple[str, ...]] = {
+    OperationType.INSTANTIATE: ("validate", "place", "create_networks", "deploy_vnfs", "start_vnfs",
+                                "configure_vnfs", "store_records"),
+    OperationType.TERMINATE: ("stop_vnfs", "remove_vnfs", "delete_networks", "store_records"),
+    OperationType.SCALE_OUT: ("place", "deploy_vnfs", "start_vnfs", "configure_vnfs", "store_records"),
+    OperationType.SCALE_IN: ("select_victims", "stop_vnfs", "remove_vnfs", "store_records"),
+    OperationType.HEAL: ("redeploy_vnf", "store_records"),
+}
+
+
+class ServiceWorkflows:
+    """Step implementations for one service; ``service()`` always returns the latest record."""
+
+    def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
+                 placement: Placement):
+        self.service_id = service_id
+        self.store = store
+        self.functions = functions
+        self.infrastructure = infrastructure
+        self.placement = placement
+
+    # --- plumbing ----------------------------------------------------------------------
+    def service(self) -> ServiceRecord:
+        return self.store.services.get(self.service_id)
+
+    def package(self) -> ServicePackage:
+        record = self.service()
+        return resolve(Nsd.model_validate(record.nsd), [Vnfd.model_validate(v) for v in record.vnfds])
+
+    def steps(self, op_type: OperationType) -> list[Step]:
+        if op_type not in STEP_NAMES:
+            raise LifecycleError(f"operation type {op_type.value} is not supported yet")
+        return [self._step(op_type, name) for name in STEP_NAMES[op_type]]
+
+    def _step(self, op_type: OperationType, name: str) -> Step:
+        run: Callable[[StepContext], Any] = getattr(self, f"{name}_{op_type.value}", None) or getattr(self, name)
+        rollback = getattr(self, f"undo_{name}", None)
+        if op_type == OperationType.TERMINATE:
+            rollback = None  # termination goes forward only; its steps are best effort
+        return Step(name=name, run=run, rollback=rollback)
+
+    def _actions(self, ids: list[str], **data: Any) -> list[FunctionAction]:
+        return [FunctionAction(service_id=self.service_id, vnf_instance_id=i, data=data) for i in ids]
+
+    def _planned(self, ctx: StepContext) -> list[dict[str, str]]:
+        return list(ctx.result("place").get("instances", []))
+
+    def _networks(self) -> dict[str, str]:
+        return dict(self.service().networks)
+
+    # --- instantiate / scale out -------------------------------------------------------------
+    def validate(self, ctx: StepContext) -> dict[str, Any]:
+        package = self.package()
+        return {"vnfs": sorted(package.vnfds)}
+
+    def place(self, ctx: StepContext) -> dict[str, Any]:
+        package, record = self.package(), self.service()
+        if ctx.operation.type == OperationType.SCALE_OUT:
+            vnf_id, count = ctx.request["vnf_id"], int(ctx.request.get("count", 1))
+            wanted = [vnf_id] * count
+            pins = {vnf_id: ctx.request["pop"]} if ctx.request.get("pop") else {}
+        else:
+            wanted = [nf.vnf_id for nf in package.nsd.network_functions]
+            pins = dict(ctx.request.get("pinned") or {})
+        units = tuple(PlacementUnit(str(uuid.uuid4()), vnf_id, package.vnfd(vnf_id).to_dict()) for vnf_id in wanted)
+        request = PlacementRequest(
+            service_id=self.service_id, nsd=record.nsd, units=units,
+            pops=tuple(self.infrastructure.list_pops(record.vim)),
+            pinned={u.instance_id: pins[u.vnf_id] for u in units if u.vnf_id in pins},
+            blacklist=tuple(ctx.request.get("blacklist") or ()), policy=ctx.request.get("policy", "load balanced"))
+        mapping = self.placement.place(request)
+        instances = [{"id": u.instance_id, "vnf_id": u.vnf_id, "pop": mapping[u.instance_id]} for u in units]
+        return {"instances": instances}
+
+    def create_networks(self, ctx: StepContext) -> dict[str, Any]:
+        record, nsd = self.service(), self.package().nsd
+        requests = [NetworkRequest(vl_id=vl.id, connectivity_type=vl.connectivity_type) for vl in nsd.virtual_links]
+        networks = self.infrastructure.create_networks(record.vim, self.service_id, requests)
+        by_link = {n.vl_id: n.id for n in networks}
+        self.store.services.mutate(self.service_id, lambda s: s.model_copy(update={"networks": by_link}))
+        return {"networks": {n.vl_id: {"id": n.id, "cidr": n.cidr} for n in networks}}
+
+    def undo_create_networks(self, ctx: StepContext) -> None:
+        self.infrastructure.delete_networks(self.service().vim, self.service_id)
+
+    def deploy_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+        package, record = self.package(), self.service()
+        planned = self._planned(ctx)
+        self.store.services.mutate(self.service_id, lambda s: _with_instances(s, planned, package))
+        networks = self._networks()
+        requests = [FunctionDeployment(service_id=self.service_id, vnf_instance_id=p["id"], vnf_id=p["vnf_id"],
+                                       vnfd=package.vnfd(p["vnf_id"]).to_dict(), pop=p["pop"], vim=record.vim,
+                                       networks=_vnf_networks(package.nsd, p["vnf_id"], networks))
+                   for p in planned]
+        vnfrs = self.functions.deploy(requests)
+        return {"vnfrs": [v["id"] for v in vnfrs]}
+
+    def undo_deploy_vnfs(self, ctx: StepContext) -> None:
+        ids = [p["id"] for p in self._planned(ctx)]
+        self.functions.remove(self._actions(ids, vim=self.service().vim))
+        self.store.services.mutate(self.service_id, lambda s: _drop_instances(s, ids))
+
+    def start_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+        ids = [p["id"] for p in self._planned(ctx)]
+        self.functions.start(self._actions(ids))
+        self.store.services.mutate(self.service_id, lambda s: _set_state(s, ids, VnfState.RUNNING))
+        return {"started": ids}
+
+    def configure_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+        ids = [p["id"] for p in self._planned(ctx)]
+        self.functions.configure(self._actions(ids, networks=self._networks()))
+        return {"configured": ids}
+
+    def store_records(self, ctx: StepContext) -> dict[str, Any]:
+        record, nsd = self.service(), self.package().nsd
+        live = [v.id for v in record.vnf_instances if v.state != VnfState.TERMINATED]
+        version = record.nsr_version + 1
+        terminated = ctx.operation.type == OperationType.TERMINATE
+        networks = {vl: Network(id=nid, vl_id=vl, cidr="") for vl, nid in record.networks.items()}
+        nsr = build_nsr(self.service_id, nsd, [] if terminated else live, networks, version=version,
+                        user_data=record.user_data,
+                        status=SonataStatus.TERMINATED if terminated else SonataStatus.NORMAL_OPERATION)
+        if terminated:
+            existing = self.store.nsr.find_one(self.service_id)
+            if existing is not None:  # keep the NSR's last shape, mark it terminated
+                nsr = existing.model_copy(update={"status": SonataStatus.TERMINATED.value, "version": str(version)})
+        current = self.store.nsr.find_one(self.service_id)
+        self.store.nsr.upsert(nsr.model_copy(update={"rev": current.rev}) if current else nsr)
+        self.store.services.mutate(self.service_id, lambda s: s.model_copy(update={"nsr_version": version}))
+        return {"nsr_version": version}
+
+    # --- terminate / scale in ----------------------------------------------------------------
+    def select_victims(self, ctx: StepContext) -> dict[str, Any]:
+        record = self.service()
+        return {"victims": victims_for_scale_in(record, ctx.request)}
+
+    def _victims(self, ctx: StepContext) -> list[str]:
+        if ctx.operation.type == OperationType.TERMINATE:
+            return [v.id for v in self.service().vnf_instances if v.state != VnfState.TERMINATED]
+        return list(ctx.result("select_victims")["victims"])
+
+    def stop_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+        ids = self._victims(ctx)
+        errors = _best_effort(lambda: self.functions.stop(self._actions(ids)))
+        return {"stopped": ids, "errors": errors}
+
+    def remove_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+        ids = self._victims(ctx)
+        record = self.service()
+        if ctx.operation.type == OperationType.TERMINATE:
+            errors = _best_effort(lambda: self.functions.remove(self._actions(ids, vim=record.vim)))
+        else:
+            self.functions.remove(self._actions(ids, vim=record.vim))
+            errors = []
+        self.store.services.mutate(self.service_id, lambda s: _set_state(s, ids, VnfState.TERMINATED))
+        return {"removed": ids, "errors": errors}
+
+    def delete_networks(self, ctx: StepContext) -> dict[str, Any]:
+        errors = _best_effort(lambda: self.infrastructure.delete_networks(self.service().vim, self.service_id))
+        return {"errors": errors}
+
+    # --- heal ----------------------------------------------------------------------------------
+    def redeploy_vnf(self, ctx: StepContext) -> dict[str, Any]:
+        record, package = self.service(), self.package()
+        instance = record.vnf_instance(ctx.request["vnf_instance_id"])
+        if instance is None or instance.state == VnfState.TERMINATED:
+            raise LifecycleError(f"service {self.service_id} has no live VNF instance "
+                                 f"{ctx.request['vnf_instance_id']}")
+        request = FunctionDeployment(service_id=self.service_id, vnf_instance_id=instance.id,
+                                     vnf_id=instance.vnf_id, vnfd=package.vnfd(instance.vnf_id).to_dict(),
+                                     pop=instance.pop, vim=record.vim,
+                                     networks=_vnf_networks(package.nsd, instance.vnf_id, self._networks()))
+        vnfr = self.functions.heal(FunctionAction(self.service_id, instance.id, {"deployment": request}))
+        return {"healed": instance.id, "vnfr_version": vnfr.get("version")}
+
+
+def victims_for_scale_in(record: ServiceRecord, request: dict[str, Any]) -> list[str]:
+    """Which instances a scale-in removes: the named one, or the newest ``count`` of a vnf_id.
+
+    At least one instance of each network function stays (SONATA: "Not enough instances running").
+    """
+    live = [v for v in record.vnf_instances if v.state != VnfState.TERMINATED]
+    if request.get("vnf_instance_id"):
+        target = next((v for v in live if v.id == request["vnf_instance_id"]), None)
+        if target is None:
+            raise LifecycleError(f"service {record.id} has no live VNF instance {request['vnf_instance_id']}")
+        if sum(v.vnf_id == target.vnf_id for v in live) < 2:
+            raise LifecycleError("Not enough instances running")
+        return [target.id]
+    vnf_id, count = request.get("vnf_id"), int(request.get("count", 1))
+    same = [v for v in live if v.vnf_id == vnf_id]
+    if not same:
+        raise LifecycleError(f"service {record.id} has no network function {vnf_id!r}")
+    if count < 1 or count >= len(same):
+        raise LifecycleError("Not enough instances running")
+    return [v.id for v in same[-count:]]
+
+
+def _vnf_networks(nsd: Nsd, vnf_id: str, networks: dict[str, str]) -> dict[str, str]:
+    """The VNF's external connection points -> the service network each one joins."""
+    joined: dict[str, str] = {}
+    for link in nsd.virtual_links:
+        for ref in link.connection_points_reference:
+            owner, sep, point = ref.partition(":")
+            if sep and owner == vnf_id and link.id in networks:
+                joined[point] = networks[link.id]
+    return joined
+
+
+def _with_instances(record: ServiceRecord, planned: list[dict[str, str]], package: ServicePackage) -> ServiceRecord:
+    for p in planned:
+        if record.vnf_instance(p["id"]) is None:
+            vnfd = package.vnfd(p["vnf_id"])
+            record = record.with_vnf_instance(VnfInstanceRef(
+                id=p["id"], vnf_id=p["vnf_id"], vnfd_name=vnfd.name, vnfd_vendor=vnfd.vendor,
+                vnfd_version=vnfd.version, pop=p["pop"], state=VnfState.DEPLOYING))
+    return record
+
+
+def _drop_instances(record: ServiceRecord, ids: list[str]) -> ServiceRecord:
+    for i in ids:
+        record = record.without_vnf_instance(i)
+    return record
+
+
+def _set_state(record: ServiceRecord, ids: list[str], state: VnfState) -> ServiceRecord:
+    for i in ids:
+        instance = record.vnf_instance(i)
+        if instance is not None:
+            record = record.with_vnf_instance(instance.model_copy(update={"state": state}))
+    return record
+
+
+def _best_effort(call: Callable[[], Any]) -> list[str]:
+    try:
+        call()
+    except StepFailedError as exc:
+        return exc.failures
+    except Exception as exc:  # noqa: BLE001 - termination must go on; the error is recorded
+        return [f"{type(exc).__name__}: {exc}"]
+    return []

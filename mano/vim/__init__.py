@@ -1,0 +1,18 @@
+"""Infrastructure: the VIM driver interface, topology files and the emulated VIM."""
+from mano.vim.base import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VimDriver,
+                           VnfDeployment)
+from mano.vim.topology import load_topology
+
+__all__ = ["DeployedUnit", "DeployedVnf", "Network", "NetworkRequest", "Pop", "UnitRequest", "VimDriver",
+           "VnfDeployment", "load_topology", "make_driver"]
+
+
+def make_driver(kind: str, pops: "list[Pop]", **options):
+    """Build the VIM driver named ``kind`` (``emulated`` or ``docker``) over ``pops``."""
+    if kind == "emulated":
+        from mano.vim.emulated import EmulatedVim
+        return EmulatedVim(pops, **options)
+    if kind == "docker":
+        from mano.vim.docker import DockerVim  # imports the docker SDK only when asked for
+        return DockerVim(pops, **options)
+    raise ValueError(f"unknown VIM kind {kind!r}; expected 'emulated' or 'docker'")

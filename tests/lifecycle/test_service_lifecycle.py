@@ -1,0 +1,157 @@
+"""The lifecycle workflows end to end in-process (no Ray): real store, emulated VIM."""
+from __future__ import annotations
+
+import pytest
+
+from mano.errors import AlreadyTerminatedError, InstanceBusyError, LifecycleError, UnknownInstanceError
+from mano.lifecycle.states import OperationState, OperationType, ServiceState, StepState, VnfState
+from mano.vim.emulated import FaultPlan
+
+from lifecycle_harness import Harness, small_pops
+
+DEMO_VNFS = {"vnf_firewall", "vnf_iperf", "vnf_tcpdump"}
+
+
+def test_instantiate_demo_records_everything(harness, demo, store):
+    op = harness.instantiate(demo)
+    assert op.state == OperationState.COMPLETED, op.error
+    assert [s.state for s in op.steps] == [StepState.DONE] * 7
+    service = store.services.get(op.service_id)
+    assert service.state == ServiceState.READY and service.current_operation is None
+    assert {v.vnf_id for v in service.vnf_instances} == DEMO_VNFS
+    assert all(v.state == VnfState.RUNNING for v in service.vnf_instances)
+    nsr = store.nsr.get(op.service_id).to_sonata()
+    assert nsr["status"] == "normal operation" and nsr["version"] == "1"
+    assert sorted(f["vnfr_id"] for f in nsr["network_functions"]) == sorted(v.id for v in service.vnf_instances)
+    assert nsr["descriptor_reference"] == demo.nsd.uuid
+    vnfr = store.vnfr.get(service.vnf_instances[0].id).to_sonata()
+    unit = vnfr["virtual_deployment_units"][0]
+    assert unit["id"].endswith(service.vnf_instances[0].id)
+    assert unit["vnfc_instance"][0]["connection_points"][0]["interface"]["address"].count(".") == 3
+    # 3 VNFs of 1 core / 2 GB each, first-fit on the first PoP
+    assert harness.used() == {"pop-0": (3.0, 6.0), "pop-1": (0.0, 0.0)}
+
+
+def test_vnfs_on_one_link_share_a_network(harness, demo, store):
+    op = harness.instantiate(demo)
+    service = store.services.get(op.service_id)
+    addresses = {}
+    for v in service.vnf_instances:
+        vnfr = store.vnfr.get(v.id).to_sonata()
+        cps = vnfr["virtual_deployment_units"][0]["vnfc_instance"][0]["connection_points"]
+        addresses[v.vnf_id] = {cp["id"]: cp["interface"]["address"] for cp in cps}
+    # iperf's mgmt point (vdu01:cp01) and firewall's (vdu01:eth0) are on the NSD's E-LAN "mgmt"
+    iperf, firewall = addresses["vnf_iperf"]["vdu01:cp01"], addresses["vnf_firewall"]["vdu01:eth0"]
+    assert iperf.rsplit(".", 1)[0] == firewall.rsplit(".", 1)[0] and iperf != firewall
+
+
+def test_failure_mid_deploy_rolls_back_and_says_why(harness, demo, store):
+    harness.vim_driver.inject_fault(FaultPlan(vnf_name="tcpdump-vnf", message="disk on fire"))
+    op = harness.instantiate(demo)
+    assert op.state == OperationState.ROLLED_BACK
+    assert "disk on fire" in op.error and "tcpdump" in op.error
+    assert op.step("deploy_vnfs").state == StepState.FAILED
+    assert op.step("create_networks").state == StepState.ROLLED_BACK
+    assert store.services.get(op.service_id).state == ServiceState.FAILED
+    assert harness.used() == {"pop-0": (0.0, 0.0), "pop-1": (0.0, 0.0)}
+    # the two VNFs that did deploy were removed and their records say so
+    assert all(r.to_sonata()["status"] == "terminated" for r in store.vnfr.find({"service_id": op.service_id}))
+    assert store.vnfr.count({"service_id": op.service_id}) == 2
+    assert store.services.get(op.service_id).vnf_instances == ()
+
+
+def test_temporary_fault_is_retried(harness, demo):
+    harness.vim_driver.inject_fault(FaultPlan(vnf_name="iperf-vnf", temporary=True))
+    op = harness.instantiate(demo)
+    assert op.state == OperationState.COMPLETED
+    assert op.step("deploy_vnfs").attempts == 2
+
+
+def test_no_capacity_fails_at_placement_with_the_reason(store, demo):
+    harness = Harness(store, small_pops(cores=1, memory=16, count=2))
+    op = harness.instantiate(demo)
+    assert op.state == OperationState.ROLLED_BACK
+    assert op.step("place").state == StepState.FAILED
+    assert "needs 1 cores and 2 GB" in op.error
+    assert harness.used() == {"pop-0": (0.0, 0.0), "pop-1": (0.0, 0.0)}
+
+
+def test_terminate_releases_everything_and_double_terminate_is_refused(harness, demo, store):
+    op = harness.instantiate(demo)
+    term = harness.run(harness.slm.request(op.service_id, OperationType.TERMINATE))
+    assert term.state == OperationState.COMPLETED
+    assert store.services.get(op.service_id).state == ServiceState.TERMINATED
+    nsr = store.nsr.get(op.service_id).to_sonata()
+    assert nsr["status"] == "terminated" and nsr["version"] == "2"
+    assert all(r.to_sonata()["status"] == "terminated" for r in store.vnfr.find({"service_id": op.service_id}))
+    assert harness.used() == {"pop-0": (0.0, 0.0), "pop-1": (0.0, 0.0)}
+    with pytest.raises(AlreadyTerminatedError, match="nsr already terminated"):
+        harness.slm.request(op.service_id, OperationType.TERMINATE)
+
+
+def test_busy_unknown_and_bad_requests_are_refused(harness, demo):
+    op = harness.slm.instantiate(demo)  # admitted, not yet run: the service is INSTANTIATING
+    with pytest.raises(InstanceBusyError, match="Workflow for service still going on, rejected"):
+        harness.slm.request(op.service_id, OperationType.TERMINATE)
+    with pytest.raises(UnknownInstanceError, match="no service instance 'nope'"):
+        harness.slm.request("nope", OperationType.TERMINATE)
+    harness.run(op)
+    with pytest.raises(LifecycleError, match="no network function 'vnf_ghost'"):
+        harness.slm.request(op.service_id, OperationType.SCALE_OUT, {"vnf_id": "vnf_ghost"})
+    with pytest.raises(LifecycleError, match="count must be a whole number"):
+        harness.slm.request(op.service_id, OperationType.SCALE_OUT, {"vnf_id": "vnf_iperf", "count": "7"})
+    with pytest.raises(LifecycleError, match="Not enough instances running"):
+        harness.slm.request(op.service_id, OperationType.SCALE_IN, {"vnf_id": "vnf_iperf", "count": 1})
+
+
+def test_operation_ids_make_requests_idempotent(harness, demo, store):
+    first = harness.slm.instantiate(demo, operation_id="corr-1")
+    again = harness.slm.instantiate(demo, operation_id="corr-1")
+    assert again.id == first.id and again.service_id == first.service_id
+    assert store.services.count() == 1
+    harness.run(first)
+    with pytest.raises(LifecycleError, match="already used by a instantiate operation"):
+        harness.slm.request(first.service_id, OperationType.TERMINATE, operation_id="corr-1")
+
+
+def test_scale_out_then_in(harness, demo, store):
+    op = harness.instantiate(demo)
+    out = harness.run(harness.slm.request(op.service_id, OperationType.SCALE_OUT, {"vnf_id": "vnf_iperf", "count": 2}))
+    assert out.state == OperationState.COMPLETED, out.error
+    service = store.services.get(op.service_id)
+    assert sum(v.vnf_id == "vnf_iperf" for v in service.vnf_instances) == 3
+    nsr = store.nsr.get(op.service_id).to_sonata()
+    assert nsr["version"] == "2" and len(nsr["network_functions"]) == 5
+    assert sum(harness.used()[p][0] for p in harness.used()) == 5.0
+    scale_in = harness.run(harness.slm.request(op.service_id, OperationType.SCALE_IN, {"vnf_id": "vnf_iperf", "count": 2}))
+    assert scale_in.state == OperationState.COMPLETED, scale_in.error
+    nsr = store.nsr.get(op.service_id).to_sonata()
+    assert nsr["version"] == "3" and len(nsr["network_functions"]) == 3
+    assert sum(harness.used()[p][0] for p in harness.used()) == 3.0
+    assert store.services.get(op.service_id).state == ServiceState.READY
+
+
+def test_scale_out_failure_rolls_back_to_ready(harness, demo, store):
+    op = harness.instantiate(demo)
+    harness.vim_driver.inject_fault(FaultPlan(vnf_name="iperf-vnf"))
+    out = harness.run(harness.slm.request(op.service_id, OperationType.SCALE_OUT, {"vnf_id": "vnf_iperf"}))
+    assert out.state == OperationState.ROLLED_BACK
+    service = store.services.get(op.service_id)
+    assert service.state == ServiceState.READY and len(service.vnf_instances) == 3
+    assert sum(harness.used()[p][0] for p in harness.used()) == 3.0
+
+
+def test_heal_redeploys_a_crashed_vnf(harness, demo, store):
+    op = harness.instantiate(demo)
+    victim = store.services.get(op.service_id).vnf_instances[1]
+    old = store.vnfr.get(victim.id).to_sonata()
+    harness.vim_driver.crash_vnf(victim.id)
+    assert harness.functions.status(victim.id) == "failed"
+    heal = harness.run(harness.slm.request(op.service_id, OperationType.HEAL, {"vnf_instance_id": victim.id}))
+    assert heal.state == OperationState.COMPLETED, heal.error
+    assert harness.functions.status(victim.id) == "running"
+    new = store.vnfr.get(victim.id).to_sonata()
+    assert new["version"] == "2"
+    old_vc = old["virtual_deployment_units"][0]["vnfc_instance"][0]["vc_id"]
+    assert new["virtual_deployment_units"][0]["vnfc_instance"][0]["vc_id"] != old_vc
+    assert sum(harness.used()[p][0] for p in harness.used()) == 3.0

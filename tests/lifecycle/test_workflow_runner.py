@@ -1,0 +1,110 @@
+"""The step runner: persistence before announcement, resume without re-running, rollback."""
+from __future__ import annotations
+
+import pytest
+
+from mano.errors import TemporaryVimError, VimError
+from mano.lifecycle.states import OperationState, OperationType, StepState
+from mano.lifecycle.workflow import RetryPolicy, Step, WorkflowRunner
+from mano.records import OperationRecord
+
+
+class Crash(BaseException):
+    """Stands for the process dying mid-step: not an Exception, so nothing catches it."""
+
+
+class Recorder:
+    def __init__(self):
+        self.saved: list[OperationRecord] = []
+        self.calls: list[str] = []
+
+    def save(self, op):
+        self.saved.append(op)
+        return op
+
+    def step(self, name, fail=None, result=None):
+        def run(ctx):
+            self.calls.append(name)
+            if fail:
+                raise fail
+            return result or {name: True}
+        return run
+
+    def undo(self, name):
+        return lambda ctx: self.calls.append(f"undo {name}")
+
+
+def new_op():
+    return OperationRecord(id="op-1", type=OperationType.INSTANTIATE, service_id="svc-1")
+
+
+def test_every_transition_is_persisted_in_order():
+    r = Recorder()
+    op = WorkflowRunner(r.save).run(new_op(), [Step("a", r.step("a")), Step("b", r.step("b"))])
+    assert op.state == OperationState.COMPLETED
+    states = [(s.step("a").state, s.step("b").state) for s in r.saved]
+    assert states[:5] == [(StepState.PENDING, StepState.PENDING), (StepState.RUNNING, StepState.PENDING),
+                          (StepState.DONE, StepState.PENDING), (StepState.DONE, StepState.RUNNING),
+                          (StepState.DONE, StepState.DONE)]
+    assert op.step("a").result == {"a": True}
+
+
+def test_resume_after_a_crash_skips_done_steps():
+    r = Recorder()
+    steps = [Step("a", r.step("a")), Step("b", r.step("b", fail=Crash())), Step("c", r.step("c"))]
+    with pytest.raises(Crash):
+        WorkflowRunner(r.save).run(new_op(), steps)
+    persisted = r.saved[-1]  # what the store holds when the process died
+    assert persisted.step("b").state == StepState.RUNNING
+    r.calls.clear()
+    steps[1] = Step("b", r.step("b"))
+    op = WorkflowRunner(r.save).run(persisted, steps)
+    assert op.state == OperationState.COMPLETED
+    assert r.calls == ["b", "c"]  # a was not re-run
+    assert op.step("b").attempts == 2
+
+
+def test_permanent_failure_rolls_back_done_steps_in_reverse():
+    r = Recorder()
+    steps = [Step("a", r.step("a"), r.undo("a")), Step("b", r.step("b"), r.undo("b")),
+             Step("c", r.step("c", fail=VimError("boom")), r.undo("c")), Step("d", r.step("d"))]
+    finals = []
+    op = WorkflowRunner(r.save).run(new_op(), steps, finalize=finals.append)
+    assert op.state == OperationState.ROLLED_BACK
+    assert r.calls == ["a", "b", "c", "undo c", "undo b", "undo a"]
+    assert op.error == "step c failed: boom"
+    assert [op.step(n).state for n in "abcd"] == [StepState.ROLLED_BACK, StepState.ROLLED_BACK,
+                                                  StepState.FAILED, StepState.PENDING]
+    assert finals[0].state == OperationState.ROLLED_BACK and r.saved[-1].state == OperationState.ROLLED_BACK
+
+
+def test_failed_rollback_ends_failed_with_both_errors():
+    r = Recorder()
+    def bad_undo(ctx):
+        raise VimError("cannot delete")
+    steps = [Step("a", r.step("a"), bad_undo), Step("b", r.step("b", fail=VimError("boom")))]
+    op = WorkflowRunner(r.save).run(new_op(), steps)
+    assert op.state == OperationState.FAILED
+    assert "boom" in op.error and "rollback of a failed: cannot delete" in op.error
+
+
+def test_retryable_errors_are_retried_up_to_the_policy():
+    r = Recorder()
+    attempts = []
+    def flaky(ctx):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise TemporaryVimError("busy")
+        return {}
+    op = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=3), sleep=lambda s: None).run(new_op(), [Step("a", flaky)])
+    assert op.state == OperationState.COMPLETED and op.step("a").attempts == 3
+    attempts.clear()
+    op = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=2), sleep=lambda s: None).run(
+        new_op().model_copy(update={"id": "op-2"}), [Step("a", flaky)])
+    assert op.state == OperationState.ROLLED_BACK and op.step("a").attempts == 2
+
+
+def test_unexpected_exceptions_are_described_not_raised():
+    r = Recorder()
+    op = WorkflowRunner(r.save).run(new_op(), [Step("a", r.step("a", fail=KeyError("x")))])
+    assert op.state == OperationState.ROLLED_BACK and "KeyError" in op.error
