@@ -1,0 +1,15 @@
+"""mano: an actor-model NFV MANO runtime on Ray, wire-compatible with SONATA.
+
+    import mano
+    svc = mano.instantiate("examples/sonata-demo")   # NSD dir, NSD file, dict or package
+    svc.status, svc.nsr, svc.vnfrs
+    svc.scale_out("vnf_iperf", 2); svc.scale_in("vnf_iperf", 1)
+    svc.terminate()
+"""
+from mano.api import OperationFailedError, Runtime, Service, get, init, instantiate, runtime, services, shutdown
+from mano.errors import DescriptorError, LifecycleError, ManoError
+from mano.settings import Settings
+
+__all__ = ["DescriptorError", "LifecycleError", "ManoError", "OperationFailedError", "Runtime", "Service",
+           "Settings", "get", "init", "instantiate", "runtime", "services", "shutdown"]
+__version__ = "0.1.0"

@@ -18,6 +18,11 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_STEP_TIMEOUT_S       | 60                                           | limit for one workflow step               |
 | MANO_MAX_DESCRIPTOR_BYTES | 1048576                                      | largest descriptor / message accepted     |
 | MANO_STORE_TIMEOUT_MS     | 5000                                         | store server selection / socket timeout   |
+| MANO_DASHBOARD            | 1                                            | start the Ray dashboard (localhost only)  |
+| MANO_HEARTBEAT_S          | 2                                            | plugin heartbeat period                   |
+| MANO_PLACEMENT_TIMEOUT_S  | 10                                           | placement answer limit before first fit   |
+| MANO_VNF_ACTORS           | per-instance                                 | per-instance: every VNF instance gets its |
+|                           |                                              | actor; on-demand: only for single-VNF work|
 """
 from __future__ import annotations
 
@@ -45,6 +50,10 @@ class Settings:
     step_timeout_s: float = 60.0
     max_descriptor_bytes: int = 1024 * 1024
     store_timeout_ms: int = 5000
+    dashboard: bool = True
+    heartbeat_s: float = 2.0
+    placement_timeout_s: float = 10.0
+    vnf_actors: str = "per-instance"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -68,6 +77,8 @@ class Settings:
 def _convert(name: str, annotation: object, raw: str) -> object:
     text = str(annotation)
     try:
+        if text.startswith("bool"):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
         if "Path" in text:
             return Path(raw).expanduser()
         if text.startswith("int"):

@@ -103,7 +103,7 @@ class LocalFunctions:
         self._each("remove", actions)
 
     def heal(self, action: FunctionAction) -> dict[str, Any]:
-        return self.vnf(action.vnf_instance_id).heal(action.data["deployment"])
+        return self.vnf(action.vnf_instance_id).heal(action)
 
     def status(self, vnf_instance_id: str) -> str:
         return self.vnf(vnf_instance_id).vim_status()

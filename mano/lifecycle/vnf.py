@@ -102,8 +102,12 @@ class VnfController:
             self._move(VnfState.TERMINATED, status=SonataStatus.TERMINATED.value,
                        version=str(int(record.version) + 1))
 
-    def heal(self, req: FunctionDeployment) -> dict[str, Any]:
-        """Re-deploy on the same PoP after the VIM lost the instance; the VNFR keeps its id."""
+    def heal(self, action: FunctionAction) -> dict[str, Any]:
+        """Re-deploy on the same PoP after the VIM lost the instance; the VNFR keeps its id.
+
+        ``action.data["deployment"]`` is the FunctionDeployment to redo.
+        """
+        req: FunctionDeployment = action.data["deployment"]
         record = self.record()
         self._vim.remove_vnf(record.vim, req.service_id, self.id)
         self._move(VnfState.FAILED)

@@ -1,0 +1,94 @@
+"""Every Ray call goes through here (STYLE practice 6 and 13).
+
+``call`` resolves a remote method with a timeout and retries while the target actor is
+restarting or was passivated (``get_handle`` re-creates it), and translates Ray's exceptions
+into mano's: a dead or unreachable actor becomes a retryable :class:`ActorUnavailable`, a
+timeout an :class:`ActorTimeout`; exceptions raised by the actor's own code come back as they
+were raised (Ray re-raises the original type), so ``ManoError`` subclasses keep their meaning.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Sequence
+
+import ray
+from ray import exceptions as rex
+
+from mano.errors import ManoError
+
+log = logging.getLogger(__name__)
+
+_UNAVAILABLE = (rex.RayActorError, rex.ActorUnavailableError, rex.ActorDiedError)
+
+
+class ActorUnavailable(ManoError):
+    """The actor is dead, restarting or unreachable (try again)."""
+
+    retryable = True
+
+
+class ActorTimeout(ManoError):
+    """The actor did not answer in time."""
+
+    retryable = True
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The user exception behind a RayTaskError, when Ray could rebuild it."""
+    if isinstance(exc, rex.RayTaskError):
+        cause = exc.as_instanceof_cause() if hasattr(exc, "as_instanceof_cause") else exc
+        return getattr(exc, "cause", None) or cause
+    return exc
+
+
+def get(refs: Any, *, timeout: float | None, what: str) -> Any:
+    """``ray.get`` with mano's exceptions."""
+    try:
+        return ray.get(refs, timeout=timeout)
+    except rex.GetTimeoutError:
+        raise ActorTimeout(f"{what}: no answer within {timeout:g} s") from None
+    except _UNAVAILABLE as exc:
+        raise ActorUnavailable(f"{what}: actor unavailable ({type(exc).__name__})") from None
+    except rex.RayTaskError as exc:
+        cause = unwrap(exc)
+        if isinstance(cause, ManoError):
+            raise cause from None
+        raise ManoError(f"{what}: {type(cause).__name__}: {cause}") from None
+
+
+def call(get_handle: Callable[[], Any], method: str, *args: Any, timeout: float | None = 60.0,
+         retries: int = 4, backoff_s: float = 0.1, what: str | None = None, **kwargs: Any) -> Any:
+    """Call ``method`` on the actor ``get_handle()`` returns, retrying while it is unavailable."""
+    label = what or method
+    for attempt in range(retries + 1):
+        try:
+            handle = get_handle()
+            return get(getattr(handle, method).remote(*args, **kwargs), timeout=timeout, what=label)
+        except ActorUnavailable:
+            if attempt == retries:
+                raise
+            log.info("%s: actor unavailable, retry %d", label, attempt + 1)
+            time.sleep(backoff_s * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def gather(refs: Sequence[Any], *, timeout: float | None, what: str) -> list[tuple[Any, BaseException | None]]:
+    """Wait for every ref; return ``(value, None)`` or ``(None, error)`` for each, in order."""
+    out: list[tuple[Any, BaseException | None]] = []
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for ref in refs:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            out.append((get(ref, timeout=remaining, what=what), None))
+        except ManoError as exc:
+            out.append((None, exc))
+    return out
+
+
+def actor_exists(name: str, namespace: str) -> bool:
+    try:
+        ray.get_actor(name, namespace=namespace)
+        return True
+    except ValueError:
+        return False

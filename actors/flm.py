@@ -1,0 +1,107 @@
+"""The function lifecycle manager actor: fans requests out to the VNF instance actors.
+
+It activates ``vnf:<uuid>`` actors (creating them, or finding them again after passivation)
+and runs a batch in parallel; a batch fails as a whole with every failure named, after all
+its calls have ended, so the caller's rollback knows what happened.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import ray
+
+from actors import calls, naming
+from actors.plugin import PluginActor
+from actors.ports import RayInfrastructure
+from actors.vnf_instance import VnfInstance
+from mano.errors import ManoError
+from mano.lifecycle.local import raise_failures
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment
+from mano.lifecycle.vnf import VnfController
+from mano.settings import Settings
+from mano.store.client import connect
+
+
+@ray.remote(num_cpus=0, max_concurrency=64, max_restarts=-1)
+class FunctionLifecycleManager(PluginActor):
+    plugin_name = naming.FLM
+    plugin_description = "Function lifecycle: deploy, start, stop, configure, heal, remove VNF instances"
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        self._infrastructure = RayInfrastructure(settings)
+        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vnf")
+        self._start_plugin(settings)
+
+    def _vnf(self, vnf_instance_id: str) -> Any:
+        return VnfInstance.options(name=naming.vnf_actor(vnf_instance_id), namespace=naming.NAMESPACE,
+                                   get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
+            vnf_instance_id, self._settings)
+
+    def _batch(self, method: str, items: Sequence[Any], key: Any, arg: Any = lambda item: item) -> list[Any]:
+        if self._settings.vnf_actors == "on-demand" and len(items) > 1:  # a lone item is on-demand work
+            return self._batch_in_process(method, items, key, arg)
+        return self._batch_on_actors(method, items, key, arg)
+
+    def _batch_in_process(self, method: str, items: Sequence[Any], key: Any, arg: Any) -> list[Any]:
+        """Run a batch on VnfControllers here, in parallel threads (``vnf_actors=on-demand``).
+
+        A VNF's actor is then activated only for work on that VNF alone (heal, status, FSM
+        events); the VNFR stays the single source of truth either way, so the two paths mix.
+        """
+        def one(item: Any) -> Any:
+            core = VnfController(item.vnf_instance_id, self._store.vnfr, self._infrastructure)
+            return getattr(core, method)(arg(item))
+        futures = [self._pool.submit(one, item) for item in items]
+        results, errors = [], []
+        for item, future in zip(items, futures):
+            try:
+                results.append(future.result(timeout=self._settings.step_timeout_s))
+            except ManoError as exc:
+                errors.append((key(item), exc))
+        raise_failures(method, len(items), errors)
+        return results
+
+    def _batch_on_actors(self, method: str, items: Sequence[Any], key: Any, arg: Any) -> list[Any]:
+        """Call ``method`` on each item's VNF actor in parallel; retry items whose actor was gone."""
+        results: list[Any] = [None] * len(items)
+        pending = list(range(len(items)))
+        for attempt in range(3):
+            refs = [getattr(self._vnf(items[i].vnf_instance_id), method).remote(arg(items[i])) for i in pending]
+            outcomes = calls.gather(refs, timeout=self._settings.step_timeout_s, what=f"vnf.{method}")
+            retry, errors = [], []
+            for i, (value, error) in zip(pending, outcomes):
+                if error is None:
+                    results[i] = value
+                elif isinstance(error, calls.ActorUnavailable) and attempt < 2:
+                    retry.append(i)  # passivated or crashed between lookup and call
+                else:
+                    errors.append((key(items[i]), error))
+            if errors or not retry:
+                raise_failures(method, len(items), errors)
+                return results
+            pending = retry
+        return results
+
+    def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
+        return self._batch("deploy", requests, lambda r: f"{r.vnf_id} ({r.vnf_instance_id})")
+
+    def start(self, actions: Sequence[FunctionAction]) -> None:
+        self._batch("start", actions, lambda a: a.vnf_instance_id)
+
+    def stop(self, actions: Sequence[FunctionAction]) -> None:
+        self._batch("stop", actions, lambda a: a.vnf_instance_id)
+
+    def configure(self, actions: Sequence[FunctionAction]) -> None:
+        self._batch("configure", actions, lambda a: a.vnf_instance_id)
+
+    def remove(self, actions: Sequence[FunctionAction]) -> None:
+        self._batch("remove", actions, lambda a: a.vnf_instance_id)
+
+    def heal(self, action: FunctionAction) -> dict[str, Any]:
+        return self._batch("heal", [action], lambda a: a.vnf_instance_id)[0]
+
+    def status(self, vnf_instance_id: str) -> str:
+        return calls.call(lambda: self._vnf(vnf_instance_id), "status", timeout=self._settings.step_timeout_s)

@@ -1,0 +1,96 @@
+"""The infrastructure adaptor actor: holds the VIM drivers (emulated in-process, docker).
+
+On start it reconciles the emulated VIM with the records: VNFs that the VNFRs say are live
+are re-adopted, so a restarted adaptor does not forget capacity that is in use.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import ray
+
+from actors import naming
+from actors.plugin import PluginActor
+from mano.descriptors.models import ResourceRequirements
+from mano.lifecycle.local import LocalVim
+from mano.lifecycle.states import VnfState
+from mano.settings import Settings
+from mano.store.client import connect
+from mano.vim import load_topology, make_driver
+from mano.vim.base import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VnfDeployment
+from mano.vim.emulated import FaultPlan
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=0, max_concurrency=64, max_restarts=-1)
+class InfrastructureAdaptor(PluginActor):
+    plugin_name = naming.INFRASTRUCTURE
+    plugin_description = "VIM drivers: emulated PoPs and Docker"
+
+    def __init__(self, settings: Settings, pops: Sequence[Pop] | None = None):
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        pops = list(pops) if pops else load_topology(settings.topology)
+        self.vim = LocalVim({"emulated": make_driver("emulated", pops)})
+        self._pops = pops
+        self._reconcile()
+        self._start_plugin(settings)
+
+    def _driver(self, vim: str):
+        if vim not in self.vim.drivers and vim == "docker":
+            self.vim.drivers["docker"] = make_driver("docker", self._pops, store=self._store)
+        return self.vim.driver(vim)
+
+    def _reconcile(self) -> None:
+        adopted = 0
+        emulated = self.vim.driver("emulated")
+        for vnfr in self._store.vnfr.find({"vim": "emulated", "vnf_state": {"$ne": VnfState.TERMINATED.value}}):
+            if vnfr.pop is None:
+                continue
+            units, deployed_units = [], []
+            for vdu in vnfr.virtual_deployment_units:
+                rr = ResourceRequirements.model_validate(vdu.get("resource_requirements") or {})
+                units.append(UnitRequest(id=vdu["id"], image=vdu.get("vm_image", ""), vcpus=rr.cpu.vcpus,
+                                         memory_gb=rr.memory.gb))
+                for vnfc in vdu.get("vnfc_instance") or []:
+                    deployed_units.append(DeployedUnit(unit_id=vdu["id"], vc_id=vnfc.get("vc_id", ""),
+                                                       vim_id=vnfr.pop, addresses={}))
+            deployment = VnfDeployment(service_id=vnfr.service_id or "", vnf_instance_id=vnfr.id,
+                                       vnf_name=vnfr.name or "", pop=vnfr.pop, units=tuple(units))
+            try:
+                emulated.adopt(vnfr.service_id or "", deployment, DeployedVnf(vnfr.id, vnfr.pop, tuple(deployed_units)))
+                adopted += 1
+            except Exception as exc:  # noqa: BLE001 - report, keep going
+                log.warning("cannot re-adopt VNF %s: %s", vnfr.id, exc)
+        if adopted:
+            log.info("re-adopted %d live VNFs from the records", adopted)
+
+    # --- the Infrastructure / Vim ports ------------------------------------------------
+    def list_pops(self, vim: str) -> list[Pop]:
+        return self._driver(vim).list_pops()
+
+    def create_networks(self, vim: str, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]:
+        return self._driver(vim).create_networks(service_id, requests)
+
+    def delete_networks(self, vim: str, service_id: str) -> None:
+        self._driver(vim).delete_networks(service_id)
+
+    def deploy_vnf(self, vim: str, deployment: VnfDeployment) -> DeployedVnf:
+        return self._driver(vim).deploy_vnf(deployment)
+
+    def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
+        self._driver(vim).remove_vnf(service_id, vnf_instance_id)
+
+    def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
+        return self._driver(vim).vnf_status(vnf_instance_id)
+
+    def stats(self, vim: str, vnf_instance_id: str) -> dict[str, float]:
+        return self._driver(vim).stats(vnf_instance_id)
+
+    # --- emulator controls (chaos and healing drills) ---------------------------------
+    def inject_fault(self, plan: dict[str, Any]) -> None:
+        self.vim.driver("emulated").inject_fault(FaultPlan(**plan))
+
+    def crash_vnf(self, vnf_instance_id: str) -> None:
+        self.vim.driver("emulated").crash_vnf(vnf_instance_id)

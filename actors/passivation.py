@@ -1,0 +1,55 @@
+"""Idle passivation for instance actors (DESIGN.md decision 2: virtual actors).
+
+An instance actor costs a process (~45 MB); its state is in the record store. After
+``idle_s`` with no call in flight it kills itself; the next call re-creates it from its
+records (callers use ``get_if_exists`` and retry on a dead actor, see ``actors.calls``).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import Callable, Iterator
+
+import ray
+
+log = logging.getLogger(__name__)
+
+
+class IdleTimer:
+    def __init__(self, idle_s: float, on_idle: Callable[[], None] | None = None, *, name: str = ""):
+        self.idle_s = idle_s
+        self._on_idle = on_idle or passivate_self
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._last = time.monotonic()
+        self._name = name
+        if idle_s > 0:
+            threading.Thread(target=self._watch, name=f"idle-{name}", daemon=True).start()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._last = time.monotonic()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.idle_s / 4))
+            with self._lock:
+                idle = self._busy == 0 and time.monotonic() - self._last > self.idle_s
+            if idle:
+                log.info("%s idle for %.1f s: passivating", self._name, self.idle_s)
+                self._on_idle()
+                return
+
+
+def passivate_self() -> None:
+    """Kill the calling actor without restart; its name is free for the next activation."""
+    ray.kill(ray.get_runtime_context().current_actor, no_restart=True)

@@ -1,0 +1,57 @@
+"""What every plugin actor shares: registration with the plugin manager and heartbeats.
+
+A plugin registers under its actor name on start (retrying until the plugin manager is up),
+then heartbeats its state every ``settings.heartbeat_s`` seconds from a daemon thread. The
+plugin manager sends start/pause/stop through :meth:`PluginActor.lifecycle`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import ray
+
+from actors import naming
+from mano.lifecycle.states import PluginState
+from mano.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PluginActor:
+    plugin_name = "plugin"
+    plugin_version = "0.1.0"
+    plugin_description = ""
+
+    def _start_plugin(self, settings: Settings) -> None:
+        self._settings = settings
+        self._plugin_state = PluginState.RUNNING
+        self._plugin_id: str | None = None
+        threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
+
+    def _heartbeat_loop(self) -> None:
+        while self._plugin_state != PluginState.STOPPED:
+            try:
+                pm = ray.get_actor(naming.PLUGIN_MANAGER, namespace=naming.NAMESPACE)
+                if self._plugin_id is None:
+                    record = ray.get(pm.register.remote(self.plugin_name, self.plugin_version,
+                                                        self.plugin_description), timeout=10)
+                    self._plugin_id = record["id"]
+                ray.get(pm.heartbeat.remote(self._plugin_id, self._plugin_state.value), timeout=10)
+            except Exception as exc:  # noqa: BLE001 - the PM may be restarting; keep trying
+                log.debug("%s: heartbeat failed: %s", self.plugin_name, exc)
+                if "no plugin" in str(exc):
+                    self._plugin_id = None  # the PM lost us: register again
+            time.sleep(self._settings.heartbeat_s)
+
+    def lifecycle(self, target: str) -> str:
+        """Apply a plugin-manager command: RUNNING, PAUSED or STOPPED."""
+        self._plugin_state = PluginState(target)
+        return self._plugin_state.value
+
+    def plugin_info(self) -> dict:
+        return {"name": self.plugin_name, "id": self._plugin_id, "state": self._plugin_state.value}
+
+    def ping(self) -> str:
+        return self.plugin_name

@@ -1,0 +1,88 @@
+"""The plugin manager actor: registry of plugins, heartbeat watchdog, lifecycle commands."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import ray
+
+from actors import naming
+from mano.lifecycle.plugins import PluginRegistry
+from mano.lifecycle.states import PluginState
+from mano.settings import Settings
+from mano.store.client import connect
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=0, max_concurrency=16)
+class PluginManager:
+    def __init__(self, settings: Settings):
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        self.core = PluginRegistry(self._store.plugins, heartbeat_timeout_s=max(5 * settings.heartbeat_s, 5.0))
+        self._listeners: list[Any] = []
+        threading.Thread(target=self._watchdog, args=(settings.heartbeat_s,), daemon=True).start()
+
+    def register(self, name: str, version: str, description: str = "") -> dict:
+        return self.core.register(name, version, description).model_dump(mode="json")
+
+    def heartbeat(self, plugin_id: str, state: str) -> dict:
+        before = self.core.get(plugin_id).state
+        record = self.core.heartbeat(plugin_id, state)
+        if record.state != before:
+            self._announce()
+        return record.model_dump(mode="json")
+
+    def deregister(self, plugin_id: str) -> dict:
+        record = self.core.deregister(plugin_id).model_dump(mode="json")
+        self._announce()
+        return record
+
+    def command(self, plugin_id: str, command: str) -> dict:
+        """Send start/pause/stop to the plugin's actor, then record its new state."""
+        target = self.core.command(plugin_id, command)
+        record = self.core.get(plugin_id)
+        actor = ray.get_actor(record.name, namespace=naming.NAMESPACE)
+        ray.get(actor.lifecycle.remote(target.value), timeout=10)
+        updated = self.core.set_state(plugin_id, target)
+        self._announce()
+        return updated.model_dump(mode="json")
+
+    def list(self) -> list[dict]:
+        return [r.model_dump(mode="json") for r in self.core.list()]
+
+    def get(self, plugin_id: str) -> dict:
+        return self.core.get(plugin_id).model_dump(mode="json")
+
+    def subscribe(self, listener: Any) -> None:
+        """Register an actor whose ``plugin_status(dict)`` hears every state change (the gateway)."""
+        self._listeners.append(listener)
+
+    def _announce(self) -> None:
+        status = {r.id: r.model_dump(mode="json") for r in self.core.list()}
+        for listener in list(self._listeners):
+            try:
+                listener.plugin_status.remote(status)
+            except Exception:  # noqa: BLE001 - a gone listener must not break the registry
+                self._listeners.remove(listener)
+
+    def _watchdog(self, period_s: float) -> None:
+        while True:
+            time.sleep(period_s)
+            try:
+                failed = self.core.check_heartbeats()
+            except Exception:  # noqa: BLE001
+                log.warning("heartbeat check failed", exc_info=True)
+                continue
+            for record in failed:
+                log.warning("plugin %s (%s) stopped heartbeating: FAILED", record.name, record.id)
+            if failed:
+                self._announce()
+
+    def ping(self) -> str:
+        return naming.PLUGIN_MANAGER
+
+
+__all__ = ["PluginManager", "PluginState"]

@@ -1,0 +1,100 @@
+"""The lifecycle ports implemented with remote calls to the plugin actors.
+
+Each class is the only place its actor is called from a controller; handles are looked up
+by name on each call, so a restarted actor is found again.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from actors import calls, naming
+from mano.lifecycle.first_fit import first_fit
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
+from mano.settings import Settings
+from mano.vim.base import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployment
+
+log = logging.getLogger(__name__)
+
+
+def named(name: str):
+    return lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
+
+
+class RayInfrastructure:
+    """Infrastructure and Vim ports over the infrastructure adaptor actor."""
+
+    def __init__(self, settings: Settings):
+        self._ia = named(naming.INFRASTRUCTURE)
+        self._timeout = settings.step_timeout_s
+
+    def _call(self, method: str, *args: Any) -> Any:
+        return calls.call(self._ia, method, *args, timeout=self._timeout, what=f"infrastructure.{method}")
+
+    def list_pops(self, vim: str) -> list[Pop]:
+        return self._call("list_pops", vim)
+
+    def create_networks(self, vim: str, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]:
+        return self._call("create_networks", vim, service_id, list(requests))
+
+    def delete_networks(self, vim: str, service_id: str) -> None:
+        self._call("delete_networks", vim, service_id)
+
+    def deploy_vnf(self, vim: str, deployment: VnfDeployment) -> DeployedVnf:
+        return self._call("deploy_vnf", vim, deployment)
+
+    def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
+        self._call("remove_vnf", vim, service_id, vnf_instance_id)
+
+    def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
+        return self._call("vnf_status", vim, vnf_instance_id)
+
+
+class RayFunctions:
+    """The Functions port over the FLM actor (which fans out to the VNF instance actors)."""
+
+    def __init__(self, settings: Settings):
+        self._flm = named(naming.FLM)
+        self._timeout = settings.step_timeout_s
+
+    def _call(self, method: str, *args: Any) -> Any:
+        return calls.call(self._flm, method, *args, timeout=self._timeout, what=f"flm.{method}")
+
+    def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
+        return self._call("deploy", list(requests))
+
+    def start(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("start", list(actions))
+
+    def stop(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("stop", list(actions))
+
+    def configure(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("configure", list(actions))
+
+    def remove(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("remove", list(actions))
+
+    def heal(self, action: FunctionAction) -> dict[str, Any]:
+        return self._call("heal", action)
+
+    def status(self, vnf_instance_id: str) -> str:
+        return self._call("status", vnf_instance_id)
+
+
+class RayPlacement:
+    """The Placement port over the placement executive; first fit if the executive is gone."""
+
+    def __init__(self, settings: Settings):
+        self._executive = named(naming.PLACEMENT_EXECUTIVE)
+        self._timeout = settings.placement_timeout_s + 5
+
+    def place(self, request: PlacementRequest) -> Mapping[str, str]:
+        try:
+            return calls.call(self._executive, "place", request, timeout=self._timeout, retries=1,
+                              what="placement-executive.place")
+        except (calls.ActorUnavailable, calls.ActorTimeout) as exc:
+            log.warning("placement executive unavailable (%s): first fit", exc)
+            return first_fit(request)

@@ -1,0 +1,58 @@
+"""One actor per service instance (``service:<uuid>``): a thin shell over ServiceController.
+
+``run`` is sent fire-and-forget by the SLM; progress is read from the operation record. A
+restarted actor (crash, ``ray.kill``) resumes the in-flight operation from its persisted
+step progress in ``__init__``; calls to ``run`` for an operation it is already running are
+no-ops, so the SLM's recovery loop and a restart never run one operation twice.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import ray
+
+from actors.passivation import IdleTimer
+from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
+from mano.lifecycle.service import ServiceController
+from mano.settings import Settings
+from mano.store.client import connect
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=0, max_concurrency=8)
+class ServiceInstance:
+    def __init__(self, service_id: str, settings: Settings):
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        infrastructure = RayInfrastructure(settings)
+        self.core = ServiceController(service_id, self._store, RayFunctions(settings), infrastructure,
+                                      RayPlacement(settings))
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._idle = IdleTimer(settings.idle_passivate_s, name=f"service:{service_id}")
+        pending = self.core.pending_operation()
+        if pending is not None:
+            log.info("service %s: resuming operation %s", service_id, pending)
+            threading.Thread(target=self.run, args=(pending,), daemon=True).start()
+
+    def run(self, operation_id: str) -> str:
+        """Run (or resume) an operation; returns its final state."""
+        with self._lock:
+            if operation_id in self._running:
+                return "RUNNING"
+            self._running.add(operation_id)
+        try:
+            with self._idle.active():
+                return self.core.run(operation_id).state.value
+        finally:
+            with self._lock:
+                self._running.discard(operation_id)
+
+    def status(self) -> dict:
+        with self._idle.active():
+            return self.core.record().model_dump(mode="json")
+
+    def pid(self) -> int:
+        return os.getpid()

@@ -1,0 +1,90 @@
+"""The service lifecycle manager actor: admits requests and activates service actors.
+
+Admission (and its SONATA error texts) is :class:`mano.lifecycle.slm.ServiceLifecycleManager`;
+this shell validates descriptors at the edge, activates ``service:<uuid>`` actors and runs
+the recovery loop: any operation that is not final but whose service actor is gone (killed
+without restart, or lost with a node) gets its actor re-activated, which resumes it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from actors import calls, naming
+from actors.plugin import PluginActor
+from actors.service_instance import ServiceInstance
+from mano.descriptors.service import load_service
+from mano.errors import LifecycleError
+from mano.lifecycle.slm import ServiceLifecycleManager
+from mano.lifecycle.states import OperationType, PluginState
+from mano.records import OperationRecord
+from mano.settings import Settings
+from mano.store.client import connect
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1)
+class ServiceLifecycleManagerActor(PluginActor):
+    plugin_name = naming.SLM
+    plugin_description = "Service lifecycle: instantiate, terminate, scale, heal"
+
+    def __init__(self, settings: Settings, recovery_period_s: float = 2.0):
+        self._settings = settings
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        self.core = ServiceLifecycleManager(self._store)
+        self._start_plugin(settings)
+        threading.Thread(target=self._recovery_loop, args=(recovery_period_s,), daemon=True).start()
+
+    # --- requests ----------------------------------------------------------------------
+    def instantiate(self, nsd: Mapping[str, Any], vnfds: Sequence[Mapping[str, Any]], *, vim: str | None = None,
+                    operation_id: str | None = None, user_data: Mapping[str, Any] | None = None,
+                    params: Mapping[str, Any] | None = None, service_id: str | None = None) -> dict:
+        self._require_running()
+        package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
+        op = self.core.instantiate(package, vim=vim or self._settings.default_vim, operation_id=operation_id,
+                                   user_data=user_data, params=params, service_id=service_id)
+        self._activate(op)
+        return op.model_dump(mode="json")
+
+    def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
+                operation_id: str | None = None) -> dict:
+        self._require_running()
+        op = self.core.request(service_id, OperationType(op_type), params, operation_id=operation_id)
+        self._activate(op)
+        return op.model_dump(mode="json")
+
+    def _require_running(self) -> None:
+        if self._plugin_state != PluginState.RUNNING:
+            raise LifecycleError(f"the SLM is {self._plugin_state.value.lower()}; it accepts no requests")
+
+    def _activate(self, op: OperationRecord) -> None:
+        if op.state.is_final:
+            return
+        handle = ServiceInstance.options(name=naming.service_actor(op.service_id), namespace=naming.NAMESPACE,
+                                         get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
+            op.service_id, self._settings)
+        handle.run.remote(op.id)  # fire and forget: progress is on the operation record
+
+    # --- recovery ----------------------------------------------------------------------
+    def _recovery_loop(self, period_s: float) -> None:
+        while True:
+            try:
+                self.recover()
+            except Exception:  # noqa: BLE001 - the loop must survive store outages
+                log.warning("recovery pass failed", exc_info=True)
+            time.sleep(period_s)
+
+    def recover(self) -> int:
+        """Re-activate the service actors of in-flight operations whose actor is gone."""
+        revived = 0
+        for op in self.core.in_flight():
+            if not calls.actor_exists(naming.service_actor(op.service_id), naming.NAMESPACE):
+                log.warning("operation %s on service %s has no actor: re-activating", op.id, op.service_id)
+                self._activate(op)
+                revived += 1
+        return revived

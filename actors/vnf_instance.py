@@ -1,0 +1,53 @@
+"""One actor per VNF instance (``vnf:<uuid>``): a thin shell over :class:`VnfController`."""
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from actors.passivation import IdleTimer
+from actors.ports import RayInfrastructure
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment
+from mano.lifecycle.vnf import VnfController
+from mano.settings import Settings
+from mano.store.client import connect
+
+
+@ray.remote(num_cpus=0, max_concurrency=4)
+class VnfInstance:
+    def __init__(self, vnf_instance_id: str, settings: Settings):
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        self.core = VnfController(vnf_instance_id, self._store.vnfr, RayInfrastructure(settings))
+        self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}")
+
+    def deploy(self, request: FunctionDeployment) -> dict[str, Any]:
+        with self._idle.active():
+            return self.core.deploy(request)
+
+    def start(self, action: FunctionAction) -> None:
+        with self._idle.active():
+            self.core.start(action)
+
+    def stop(self, action: FunctionAction) -> None:
+        with self._idle.active():
+            self.core.stop(action)
+
+    def configure(self, action: FunctionAction) -> None:
+        with self._idle.active():
+            self.core.configure(action)
+
+    def remove(self, action: FunctionAction) -> None:
+        with self._idle.active():
+            self.core.remove(action)
+
+    def heal(self, action: FunctionAction) -> dict[str, Any]:
+        with self._idle.active():
+            return self.core.heal(action)
+
+    def status(self) -> str:
+        with self._idle.active():
+            return self.core.vim_status()
+
+    def pid(self) -> int:
+        import os
+        return os.getpid()

@@ -1,0 +1,3 @@
+from mano.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The Python API: ``mano.init()``, ``mano.instantiate(...)``, ``Service`` handles.
+
+Descriptors are validated here, in the caller's process, so a malformed NSD fails with a
+DescriptorError before anything is sent. Requests go to the SLM actor; progress is read
+from the operation records in the store, which is also what survives actor restarts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mano.descriptors.service import ServicePackage, load_service
+from mano.errors import LifecycleError, RecordNotFoundError, UnknownInstanceError
+from mano.lifecycle.states import OperationState, OperationType, ServiceState
+from mano.records import OperationRecord, ServiceRecord
+from mano.settings import Settings
+from mano.vim.base import Pop
+
+__all__ = ["OperationFailedError", "Runtime", "Service", "get", "init", "instantiate", "runtime", "services",
+           "shutdown"]
+
+
+class OperationFailedError(LifecycleError):
+    """A waited-for operation ended FAILED or ROLLED_BACK; ``operation`` has the details."""
+
+    def __init__(self, operation: OperationRecord):
+        self.operation = operation
+        super().__init__(f"{operation.type.value} of service {operation.service_id} ended "
+                         f"{operation.state.value}: {operation.error}")
+
+
+@dataclasses.dataclass
+class Runtime:
+    settings: Settings
+    store: Any
+
+    def call(self, actor: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        from actors import runtime as actor_runtime
+        return actor_runtime.call(actor, method, *args, **kwargs)
+
+    def wait(self, operation_id: str, timeout: float | None = None) -> OperationRecord:
+        """Poll the operation record until it is final (fast at first, then every 50 ms)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            op = self.store.operations.get(operation_id)
+            if op.state.is_final:
+                return op
+            if deadline is not None and time.monotonic() > deadline:
+                raise LifecycleError(f"operation {operation_id} is still {op.state.value} after {timeout:g} s")
+            time.sleep(delay)
+            delay = min(0.05, delay * 1.5)
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def init(settings: Settings | None = None, *, pops: Sequence[Pop] | None = None, **overrides: Any) -> Runtime:
+    """Start (or attach to) the runtime: the record store, Ray and the plugin actors."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            return _runtime
+        from actors import runtime as actor_runtime
+        from mano.store.client import connect
+
+        settings = settings or Settings.from_env(**overrides)
+        store = connect(settings)
+        try:
+            actor_runtime.start(settings, pops=pops)
+        except BaseException:
+            store.close()
+            raise
+        _runtime = Runtime(settings, store)
+        return _runtime
+
+
+def runtime() -> Runtime:
+    return _runtime if _runtime is not None else init()
+
+
+def shutdown() -> None:
+    """Stop the actors started by this process and close the store (records are kept)."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            return
+        from actors import runtime as actor_runtime
+        actor_runtime.stop()
+        _runtime.store.close()
+        _runtime = None
+
+
+class Service:
+    """A handle on one service instance; every property reads the current records."""
+
+    def __init__(self, service_id: str, rt: Runtime | None = None, last_operation: str | None = None):
+        self.id = service_id
+        self._rt = rt or runtime()
+        self.last_operation = last_operation
+
+    def __repr__(self) -> str:
+        return f"<Service {self.id} {self.status}>"
+
+    @property
+    def record(self) -> ServiceRecord:
+        try:
+            return self._rt.store.services.get(self.id)
+        except RecordNotFoundError:
+            raise UnknownInstanceError(f"no service instance {self.id!r}") from None
+
+    @property
+    def status(self) -> str:
+        return self.record.state.value
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def nsr(self) -> dict[str, Any] | None:
+        record = self._rt.store.nsr.find_one(self.id)
+        return None if record is None else record.to_sonata()
+
+    @property
+    def vnfrs(self) -> list[dict[str, Any]]:
+        ids = [v.id for v in self.record.vnf_instances]
+        found = {r.id: r.to_sonata() for r in self._rt.store.vnfr.find({"id": {"$in": ids}})} if ids else {}
+        return [found[i] for i in ids if i in found]
+
+    @property
+    def operations(self) -> list[OperationRecord]:
+        return self._rt.store.operations.find({"service_id": self.id}, sort="created_at")
+
+    def wait(self, operation_id: str | None = None, timeout: float | None = 120.0) -> OperationRecord:
+        op = self._rt.wait(operation_id or self.last_operation or "", timeout)
+        if op.state != OperationState.COMPLETED:
+            raise OperationFailedError(op)
+        return op
+
+    def _request(self, op_type: OperationType, params: Mapping[str, Any], wait: bool,
+                 operation_id: str | None, timeout: float | None) -> "Service":
+        op = self._rt.call("slm", "request", self.id, op_type.value, dict(params), operation_id=operation_id)
+        self.last_operation = op["id"]
+        if wait:
+            self.wait(op["id"], timeout)
+        return self
+
+    def scale_out(self, vnf_id: str, n: int = 1, *, pop: str | None = None, wait: bool = True,
+                  operation_id: str | None = None, timeout: float | None = 120.0) -> "Service":
+        params = {"vnf_id": vnf_id, "count": n, **({"pop": pop} if pop else {})}
+        return self._request(OperationType.SCALE_OUT, params, wait, operation_id, timeout)
+
+    def scale_in(self, vnf_id: str | None = None, n: int = 1, *, vnf_instance_id: str | None = None,
+                 wait: bool = True, operation_id: str | None = None, timeout: float | None = 120.0) -> "Service":
+        params = {"vnf_instance_id": vnf_instance_id} if vnf_instance_id else {"vnf_id": vnf_id, "count": n}
+        return self._request(OperationType.SCALE_IN, params, wait, operation_id, timeout)
+
+    def heal(self, vnf_instance_id: str, *, wait: bool = True, operation_id: str | None = None,
+             timeout: float | None = 120.0) -> "Service":
+        return self._request(OperationType.HEAL, {"vnf_instance_id": vnf_instance_id}, wait, operation_id, timeout)
+
+    def terminate(self, *, wait: bool = True, operation_id: str | None = None,
+                  timeout: float | None = 120.0) -> "Service":
+        return self._request(OperationType.TERMINATE, {}, wait, operation_id, timeout)
+
+
+def _package(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Sequence[Any] | None,
+             settings: Settings) -> ServicePackage:
+    if isinstance(nsd, ServicePackage):
+        return nsd
+    source = dict(nsd) if isinstance(nsd, Mapping) else nsd
+    return load_service(source, vnfds, max_bytes=settings.max_descriptor_bytes)
+
+
+def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Sequence[Any] | None = None, *,
+                vim: str | None = None, wait: bool = True, timeout: float | None = 120.0,
+                operation_id: str | None = None, user_data: Mapping[str, Any] | None = None,
+                pinned: Mapping[str, str] | None = None) -> Service:
+    """Instantiate a service from an NSD (path, directory with its VNFDs, dict or package).
+
+    With ``wait`` (the default) returns once the service is READY, or raises
+    :class:`OperationFailedError` with the reason; ``pinned`` maps vnf_id -> PoP uuid.
+    """
+    rt = runtime()
+    package = _package(nsd, vnfds, rt.settings)
+    params = {"pinned": dict(pinned)} if pinned else {}
+    op = rt.call("slm", "instantiate", package.nsd.to_dict(), [v.to_dict() for v in package.unique_vnfds],
+                 vim=vim, operation_id=operation_id, user_data=user_data, params=params)
+    service = Service(op["service_id"], rt, last_operation=op["id"])
+    if wait:
+        service.wait(op["id"], timeout)
+    return service
+
+
+def get(service_id: str) -> Service:
+    service = Service(service_id, runtime())
+    service.record  # noqa: B018 - raises UnknownInstanceError for an unknown id
+    return service
+
+
+def services(state: ServiceState | str | None = None) -> list[Service]:
+    rt = runtime()
+    query = {"state": ServiceState(state).value} if state else None
+    return [Service(r.id, rt) for r in rt.store.services.find(query, sort="created_at")]
+

@@ -1,0 +1,229 @@
+"""``mano``: validate descriptors, run the demo, and drive services on a local runtime.
+
+Without ``mano up``, each command that needs the runtime starts an embedded one for its own
+duration (services then live as long as the command). ``mano up`` starts a Ray head and the
+embedded store in the background, and later commands attach to them until ``mano down``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mano.cli import render
+from mano.cli.render import console, errors
+from mano.errors import ManoError
+from mano.settings import Settings
+
+
+def _fail(exc: BaseException, code: int = 1) -> None:
+    errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(package_name="mano")
+def main() -> None:
+    """mano: NFV service orchestration on Ray (SONATA-compatible)."""
+
+
+# --- descriptors ---------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Validate NSDs/VNFDs (files, or directories holding a service)."""
+    from mano.cli.validate import validate_paths
+    ok = validate_paths(paths, as_json)
+    sys.exit(0 if ok else 1)
+
+
+# --- runtime -------------------------------------------------------------------------------
+@main.command()
+@click.option("--gateway", is_flag=True, help="also start the AMQP gateway")
+def up(gateway: bool) -> None:
+    """Start a local runtime (Ray head, store, plugin actors) that later commands attach to."""
+    from mano.cli import local_runtime
+    try:
+        info = local_runtime.up(Settings.from_env(), gateway=gateway)
+    except ManoError as exc:
+        _fail(exc)
+    console.print(f"runtime up: Ray at {info['ray_address']}, store at {info['mongo_url']}")
+
+
+@main.command()
+def down() -> None:
+    """Stop the local runtime started by ``mano up`` (records are kept)."""
+    from mano.cli import local_runtime
+    local_runtime.down(Settings.from_env())
+    console.print("runtime down")
+
+
+def _connect() -> Any:
+    from mano.cli import local_runtime
+    return local_runtime.attach_or_start(Settings.from_env())
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--vim", default=None, help="VIM driver (emulated or docker)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--no-wait", is_flag=True, help="return once the request is accepted")
+def instantiate(path: Path, vim: str | None, as_json: bool, no_wait: bool) -> None:
+    """Instantiate the service at PATH (an NSD file or a directory with its VNFDs)."""
+    import mano
+    rt = _connect()
+    try:
+        with console.status(f"instantiating {path} …", spinner="dots") if not as_json else _Null():
+            service = mano.instantiate(path, vim=vim, wait=not no_wait)
+    except mano.OperationFailedError as exc:
+        if as_json:
+            render.print_json(exc.operation.model_dump(mode="json"))
+        else:
+            console.print(render.steps_table(exc.operation))
+        _fail(exc)
+    except ManoError as exc:
+        _fail(exc)
+    _show(rt, service.id, as_json)
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _show(rt: Any, service_id: str, as_json: bool) -> None:
+    import mano
+    service = mano.get(service_id)
+    record = service.record
+    if as_json:
+        render.print_json({"service": record.model_dump(mode="json"), "nsr": service.nsr, "vnfrs": service.vnfrs})
+        return
+    pops = {p.vim_uuid: p.name for p in rt.call("infrastructure-adaptor", "list_pops", record.vim)}
+    console.print(render.service_table(record, pops))
+
+
+@main.command(name="ls")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--state", default=None, help="only services in this state")
+def list_services(as_json: bool, state: str | None) -> None:
+    """List service instances."""
+    import mano
+    _connect()
+    records = [s.record for s in mano.services(state)]
+    if as_json:
+        render.print_json([r.model_dump(mode="json") for r in records])
+    else:
+        console.print(render.services_table(records))
+
+
+@main.command()
+@click.argument("service_id")
+@click.option("--json", "as_json", is_flag=True)
+def show(service_id: str, as_json: bool) -> None:
+    """Show one service instance with its VNF instances."""
+    rt = _connect()
+    try:
+        _show(rt, service_id, as_json)
+    except ManoError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("service_id")
+@click.option("--json", "as_json", is_flag=True)
+def ops(service_id: str, as_json: bool) -> None:
+    """Show the operation history of a service."""
+    import mano
+    _connect()
+    try:
+        operations = mano.get(service_id).operations
+    except ManoError as exc:
+        _fail(exc)
+    if as_json:
+        render.print_json([o.model_dump(mode="json") for o in operations])
+    else:
+        console.print(render.operations_table(operations))
+
+
+def _operate(service_id: str, action: str, **kwargs: Any) -> None:
+    import mano
+    _connect()
+    try:
+        service = mano.get(service_id)
+        getattr(service, action)(**kwargs)
+    except mano.OperationFailedError as exc:
+        console.print(render.steps_table(exc.operation))
+        _fail(exc)
+    except ManoError as exc:
+        _fail(exc)
+    console.print(f"{action.replace('_', ' ')} of {service_id}: {render.styled('COMPLETED')}")
+
+
+@main.command()
+@click.argument("service_id")
+def terminate(service_id: str) -> None:
+    """Terminate a service instance."""
+    _operate(service_id, "terminate")
+
+
+@main.command()
+@click.argument("service_id")
+@click.option("--vnf", "vnf_id", required=True, help="the NSD vnf_id to scale")
+@click.option("--out", "out_", type=int, default=None, help="add N instances")
+@click.option("--in", "in_", type=int, default=None, help="remove N instances")
+def scale(service_id: str, vnf_id: str, out_: int | None, in_: int | None) -> None:
+    """Scale one network function of a service out or in."""
+    if (out_ is None) == (in_ is None):
+        _fail(click.UsageError("give exactly one of --out N or --in N"), 2)
+    if out_ is not None:
+        _operate(service_id, "scale_out", vnf_id=vnf_id, n=out_)
+    else:
+        _operate(service_id, "scale_in", vnf_id=vnf_id, n=in_)
+
+
+@main.command()
+@click.argument("service_id")
+@click.argument("vnf_instance_id")
+def heal(service_id: str, vnf_instance_id: str) -> None:
+    """Re-deploy a VNF instance whose VIM instance failed."""
+    _operate(service_id, "heal", vnf_instance_id=vnf_instance_id)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def plugins(as_json: bool) -> None:
+    """List the registered plugins and their states."""
+    rt = _connect()
+    records = rt.call("plugin-manager", "list")
+    if as_json:
+        render.print_json(records)
+        return
+    from rich.table import Table
+    table = Table(title="plugins")
+    for column in ("uuid", "name", "version", "state", "last heartbeat"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(r["id"], r["name"], r["version"], render.styled(r["state"]), str(r["last_heartbeat_at"]))
+    console.print(table)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=Path("examples/sonata-demo"))
+@click.option("--keep", is_flag=True, help="leave the service running (with mano up)")
+def demo(path: Path, keep: bool) -> None:
+    """The main job: instantiate the demo service, show it, scale it, terminate it."""
+    from mano.cli.demo import run_demo
+    try:
+        run_demo(path, keep=keep)
+    except ManoError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
