@@ -1,0 +1,141 @@
+"""Connecting to the record store: :func:`connect` returns a :class:`Store` of repositories.
+
+``settings.mongo_url`` selects a MongoDB server; without one, :func:`connect` starts (or attaches
+to) the embedded nx-27017 server of ``settings.home``. Either way the same pymongo code runs.
+
+Timeouts: server selection, connect and socket timeouts are all ``settings.store_timeout_ms``,
+so an outage surfaces as :class:`~mano.errors.StoreUnavailableError` within about that time
+instead of pymongo's 30 s default (a workflow step can then fail or retry; nothing hangs).
+
+Processes: a :class:`Store` holds sockets and threads and is deliberately not picklable. Pass
+:class:`~mano.settings.Settings` to a Ray actor and call :func:`connect` there; with the
+embedded store, the actor attaches to the server that ``mano up`` started.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pymongo
+from typing_extensions import Self
+
+from mano.settings import Settings
+from mano.store.boundary import map_store_errors, redact_url
+from mano.store.embedded import EmbeddedMongo
+from mano.store.nsr import NsrRepository
+from mano.store.operations import OperationRepository
+from mano.store.plugins import PluginRepository
+from mano.store.repository import Repository
+from mano.store.services import ServiceRepository
+from mano.store.specific_managers import SpecificManagerRepository
+from mano.store.vnfr import VnfrRepository
+
+
+def connect(settings: Settings, *, stop_embedded_on_exit: bool = True) -> Store:
+    """Open the record store described by ``settings``; indexes are created on the way.
+
+    Args:
+        settings: ``mongo_url`` (None: embedded server under ``home``), ``mongo_db``,
+            ``store_timeout_ms``.
+        stop_embedded_on_exit: if this call *starts* the embedded server, stop it again on
+            ``Store.close()`` / interpreter exit. Pass False from processes that should leave
+            it running for others (it is never stopped by processes that merely attach).
+
+    Raises:
+        StoreUnavailableError: the server cannot be reached (or the embedded one not started).
+        StoreError: the URL or the server is unusable.
+    """
+    embedded: EmbeddedMongo | None = None
+    if settings.mongo_url:
+        url = settings.mongo_url
+    else:
+        embedded = EmbeddedMongo(settings, stop_on_exit=stop_embedded_on_exit).start()
+        url = embedded.url
+    try:
+        return Store(url, database=settings.mongo_db, timeout_ms=settings.store_timeout_ms,
+                     embedded=embedded)
+    except BaseException:
+        if embedded is not None:
+            embedded.release()
+        raise
+
+
+class Store:
+    """The record store: one repository per collection, sharing one pymongo client.
+
+    Attributes:
+        nsr, vnfr: SONATA records.
+        services: mano's service instance records.
+        operations: lifecycle operations with step progress.
+        plugins: the plugin manager's registry.
+        specific_managers: the SSM/FSM registry.
+        embedded: the embedded server handle, or None with ``MANO_MONGO_URL``.
+    """
+
+    nsr: NsrRepository
+    vnfr: VnfrRepository
+    services: ServiceRepository
+    operations: OperationRepository
+    plugins: PluginRepository
+    specific_managers: SpecificManagerRepository
+
+    def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
+                 embedded: EmbeddedMongo | None = None):
+        self._url = url
+        self.embedded = embedded
+        with map_store_errors(url, "connect"):
+            self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+                socketTimeoutMS=timeout_ms, tz_aware=True, appname="mano")
+        db = self._client[database]
+        self.nsr = NsrRepository(db, url=url)
+        self.vnfr = VnfrRepository(db, url=url)
+        self.services = ServiceRepository(db, url=url)
+        self.operations = OperationRepository(db, url=url)
+        self.plugins = PluginRepository(db, url=url)
+        self.specific_managers = SpecificManagerRepository(db, url=url)
+        try:
+            self.ping()
+            for repository in self.repositories:
+                repository.ensure_indexes()
+        except BaseException:
+            self._client.close()
+            raise
+
+    @property
+    def url(self) -> str:
+        """The server URL, password removed."""
+        return redact_url(self._url)
+
+    @property
+    def repositories(self) -> tuple[Repository[Any], ...]:
+        """All repositories, one per collection."""
+        return (self.nsr, self.vnfr, self.services, self.operations, self.plugins,
+                self.specific_managers)
+
+    def ping(self) -> None:
+        """Check the server answers.
+
+        Raises:
+            StoreUnavailableError: it does not, within ``store_timeout_ms``.
+        """
+        with map_store_errors(self._url, "ping"):
+            self._client.admin.command("ping")
+
+    def close(self) -> None:
+        """Close the connections; stop the embedded server if this process started it."""
+        self._client.close()
+        if self.embedded is not None:
+            self.embedded.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url}>"
+
+    def __getstate__(self) -> Any:
+        raise TypeError("Store cannot be pickled: pass Settings to the other process and call "
+                        "mano.store.connect(settings) there")
