@@ -6,6 +6,8 @@ its calls have ended, so the caller's rollback knows what happened.
 """
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -33,6 +35,7 @@ class FunctionLifecycleManager(PluginActor):
         self._store = connect(settings, stop_embedded_on_exit=False)
         self._infrastructure = RayInfrastructure(settings)
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vnf")
+        self._vnf_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._start_plugin(settings)
 
     def _vnf(self, vnf_instance_id: str) -> Any:
@@ -53,7 +56,8 @@ class FunctionLifecycleManager(PluginActor):
         """
         def one(item: Any) -> Any:
             core = VnfController(item.vnf_instance_id, self._store.vnfr, self._infrastructure)
-            return getattr(core, method)(arg(item))
+            with self._vnf_locks[item.vnf_instance_id]:  # serialised per VNF, as its actor would
+                return getattr(core, method)(arg(item))
         futures = [self._pool.submit(one, item) for item in items]
         results, errors = [], []
         for item, future in zip(items, futures):

@@ -1,7 +1,9 @@
 """One actor per VNF instance (``vnf:<uuid>``): a thin shell over :class:`VnfController`."""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import threading
+from typing import Any, Iterator
 
 import ray
 
@@ -19,29 +21,37 @@ class VnfInstance:
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = VnfController(vnf_instance_id, self._store.vnfr, RayInfrastructure(settings))
         self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}")
+        # One lifecycle call at a time: a stale deploy from a workflow whose service actor
+        # died must finish before the resumed workflow (or a terminate) acts on this VNF.
+        self._serial = threading.Lock()
+
+    @contextlib.contextmanager
+    def _working(self) -> Iterator[None]:
+        with self._idle.active(), self._serial:
+            yield
 
     def deploy(self, request: FunctionDeployment) -> dict[str, Any]:
-        with self._idle.active():
+        with self._working():
             return self.core.deploy(request)
 
     def start(self, action: FunctionAction) -> None:
-        with self._idle.active():
+        with self._working():
             self.core.start(action)
 
     def stop(self, action: FunctionAction) -> None:
-        with self._idle.active():
+        with self._working():
             self.core.stop(action)
 
     def configure(self, action: FunctionAction) -> None:
-        with self._idle.active():
+        with self._working():
             self.core.configure(action)
 
     def remove(self, action: FunctionAction) -> None:
-        with self._idle.active():
+        with self._working():
             self.core.remove(action)
 
     def heal(self, action: FunctionAction) -> dict[str, Any]:
-        with self._idle.active():
+        with self._working():
             return self.core.heal(action)
 
     def status(self) -> str:

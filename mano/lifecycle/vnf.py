@@ -10,7 +10,8 @@ import logging
 from typing import Any
 
 from mano.descriptors.models import Vnfd
-from mano.errors import LifecycleError, RecordNotFoundError, UnknownInstanceError
+from mano.errors import (DuplicateRecordError, LifecycleError, RecordNotFoundError, StaleRecordError,
+                         UnknownInstanceError)
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment, Vim
 from mano.lifecycle.sonata_records import build_vnfr
 from mano.lifecycle.states import VNF_TRANSITIONS, VnfState, transition
@@ -67,7 +68,12 @@ class VnfController:
         deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
         vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
         vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
-        stored = self._vnfrs.upsert(vnfr if existing is None else vnfr.model_copy(update={"rev": existing.rev}))
+        try:
+            stored = self._vnfrs.upsert(vnfr if existing is None else vnfr.model_copy(update={"rev": existing.rev}))
+        except (DuplicateRecordError, StaleRecordError):
+            # A twin call (a resumed workflow racing the original) wrote first; the VIM
+            # deployment is idempotent by instance id, so its record describes the same VNF.
+            stored = self._vnfrs.get(self.id)
         return stored.to_sonata()
 
     def _move(self, target: VnfState, **changes: Any) -> VnfrRecord:

@@ -13,6 +13,7 @@ import ipaddress
 import itertools
 import random
 import threading
+import time
 import uuid
 from typing import Sequence
 
@@ -36,6 +37,8 @@ class FaultPlan:
     times: int = 1
     temporary: bool = False
     message: str = "injected fault"
+    delay_s: float = 0.0  # a slow VIM: sleep this long, then fail only if ``fail`` is set
+    fail: bool = True
 
     def matches(self, deployment: VnfDeployment) -> bool:
         return ((self.vnf_name is None or self.vnf_name == deployment.vnf_name)
@@ -109,12 +112,18 @@ class EmulatedVim(VimDriver):
     # --- VNFs --------------------------------------------------------------------------
     def deploy_vnf(self, deployment: VnfDeployment) -> DeployedVnf:
         with self._lock:
+            plan = self._matching_fault(deployment)
+        if plan is not None and plan.delay_s > 0:
+            time.sleep(plan.delay_s)  # outside the lock: a slow VIM does not stall other calls
+        with self._lock:
             existing = self._deployed.get(deployment.vnf_instance_id)
             if existing is not None and deployment.vnf_instance_id not in self._failed:
                 return existing
             if existing is not None:  # re-deploy of a failed instance (heal): release first
                 self._release(deployment.vnf_instance_id)
-            self._maybe_fail(deployment)
+            if plan is not None and plan.fail:
+                error = TemporaryVimError if plan.temporary else VimError
+                raise error(f"{plan.message}: deploying {deployment.vnf_name} on {deployment.pop}")
             self._reserve(deployment)
             units = tuple(
                 DeployedUnit(unit_id=u.id, vc_id=f"{u.id}-{uuid.uuid4()}", vim_id=deployment.pop,
@@ -126,17 +135,18 @@ class EmulatedVim(VimDriver):
             self._service_of[deployment.vnf_instance_id] = deployment.service_id
             return deployed
 
-    def _maybe_fail(self, deployment: VnfDeployment) -> None:
+    def _matching_fault(self, deployment: VnfDeployment) -> FaultPlan | None:
+        """The fault plan that applies to this deployment (consuming one of its uses), if any."""
         for plan in self._faults:
             if plan.matches(deployment):
                 if plan.skip > 0:
                     plan.skip -= 1
-                    return
+                    return None
                 plan.times -= 1
                 if plan.times <= 0:
                     self._faults.remove(plan)
-                error = TemporaryVimError if plan.temporary else VimError
-                raise error(f"{plan.message}: deploying {deployment.vnf_name} on {deployment.pop}")
+                return plan
+        return None
 
     def _reserve(self, d: VnfDeployment) -> None:
         pop = self._pops.get(d.pop)

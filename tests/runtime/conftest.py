@@ -1,0 +1,1 @@
+from conftest_runtime import rt  # noqa: F401  (the session runtime fixture)

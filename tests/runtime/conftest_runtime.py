@@ -1,0 +1,39 @@
+"""One real runtime per test session: embedded Ray, the session's store, all plugin actors."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+import mano
+from mano.settings import Settings
+from mano.vim.base import Pop
+
+IDLE_S = 3.0
+
+
+@pytest.fixture(scope="session")
+def rt(mongo_url, tmp_path_factory):
+    settings = Settings(home=tmp_path_factory.mktemp("runtime-home"), mongo_url=mongo_url,
+                        mongo_db=f"rt{uuid.uuid4().hex[:8]}", dashboard=False, idle_passivate_s=IDLE_S,
+                        heartbeat_s=0.5, step_timeout_s=30)
+    pops = [Pop(vim_uuid=f"pop-{i}", name=f"pop{i}", city=f"city{i}", core_total=32, memory_total=64)
+            for i in range(3)]
+    runtime = mano.init(settings, pops=pops)
+    yield runtime
+    mano.shutdown()
+
+
+def wait_until(predicate, timeout=20.0, period=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(period)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def used_cores(rt):
+    return sum(p.core_used for p in rt.call("infrastructure-adaptor", "list_pops", "emulated"))

@@ -1,0 +1,134 @@
+"""The lifecycle on real actors: Ray, the store and the emulated VIM, through the public API."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import ray
+
+import mano
+from mano.errors import AlreadyTerminatedError, DescriptorError, InstanceBusyError, UnknownInstanceError
+from mano.lifecycle.states import OperationState, StepState
+from paths import EXAMPLES
+
+from conftest_runtime import used_cores, wait_until
+
+pytestmark = pytest.mark.integration
+DEMO = EXAMPLES / "sonata-demo"
+
+
+def actor_names():
+    from actors.runtime import actor_names as names
+    return names()
+
+
+def test_demo_lifecycle_end_to_end(rt):
+    base = used_cores(rt)
+    svc = mano.instantiate(DEMO)
+    assert svc.status == "READY"
+    assert f"service:{svc.id}" in actor_names()
+    vnf_ids = [v.id for v in svc.record.vnf_instances]
+    assert all(f"vnf:{v}" in actor_names() for v in vnf_ids)  # one actor per VNF instance
+    assert svc.nsr["status"] == "normal operation" and len(svc.vnfrs) == 3
+    assert used_cores(rt) == base + 3
+
+    svc.scale_out("vnf_iperf", 2)
+    assert len(svc.nsr["network_functions"]) == 5 and svc.nsr["version"] == "2"
+    svc.scale_in("vnf_iperf", 1)
+    assert len(svc.nsr["network_functions"]) == 4 and used_cores(rt) == base + 4
+
+    victim = svc.record.vnf_instances[0].id
+    rt.call("infrastructure-adaptor", "crash_vnf", victim)
+    assert rt.call("flm", "status", victim) == "failed"
+    svc.heal(victim)
+    assert rt.call("flm", "status", victim) == "running"
+
+    svc.terminate()
+    assert svc.status == "TERMINATED" and svc.nsr["status"] == "terminated"
+    assert used_cores(rt) == base
+    assert [o.type.value for o in svc.operations] == ["instantiate", "scale_out", "scale_in", "heal", "terminate"]
+    with pytest.raises(AlreadyTerminatedError, match="nsr already terminated"):
+        svc.terminate()
+
+
+def test_vim_failure_mid_deploy_rolls_back(rt):
+    base = used_cores(rt)
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "firewall-vnf", "message": "PoP exploded"})
+    with pytest.raises(mano.OperationFailedError) as info:
+        mano.instantiate(DEMO)
+    op = info.value.operation
+    assert op.state == OperationState.ROLLED_BACK and "PoP exploded" in op.error
+    assert op.step("deploy_vnfs").state == StepState.FAILED
+    assert mano.get(op.service_id).status == "FAILED"
+    assert used_cores(rt) == base
+    records = rt.store.vnfr.find({"service_id": op.service_id})
+    assert records and all(r.to_sonata()["status"] == "terminated" for r in records)
+
+
+def test_bad_requests_get_clear_errors(rt, tmp_path):
+    with pytest.raises(UnknownInstanceError, match="no service instance 'does-not-exist'"):
+        mano.get("does-not-exist")
+    broken = tmp_path / "nsd.yml"
+    broken.write_text((DEMO / "sonata-demo-nsd.yml").read_text().replace('vnf_id: "vnf_iperf"', "vnf_id: 7\n    x: ["))
+    with pytest.raises(DescriptorError, match="not valid YAML"):
+        mano.instantiate(broken)
+    # busy: a slow VIM keeps the instantiation running while we try to terminate
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "delay_s": 2.0, "fail": False})
+    svc = mano.instantiate(DEMO, wait=False)
+    with pytest.raises(InstanceBusyError, match="Workflow for service still going on, rejected"):
+        svc.terminate()
+    svc.wait()
+    svc.terminate()
+
+
+def _kill_process_of(name):
+    actor = ray.get_actor(name, namespace="mano")
+    pid = ray.get(actor.pid.remote())
+    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["crash", "ray.kill"])
+def test_service_actor_killed_mid_operation_resumes(rt, how):
+    base = used_cores(rt)
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "tcpdump-vnf", "delay_s": 2.0, "fail": False})
+    svc = mano.instantiate(DEMO, wait=False)
+    wait_until(lambda: (rt.store.operations.get(svc.last_operation).step("deploy_vnfs") or None)
+               and rt.store.operations.get(svc.last_operation).step("deploy_vnfs").state == StepState.RUNNING)
+    if how == "crash":
+        _kill_process_of(f"service:{svc.id}")  # Ray restarts it; __init__ resumes the operation
+    else:
+        ray.kill(ray.get_actor(f"service:{svc.id}", namespace="mano"), no_restart=True)  # the SLM re-activates it
+    op = svc.wait(timeout=60)
+    assert op.state == OperationState.COMPLETED
+    assert op.step("validate").attempts == 1 and op.step("place").attempts == 1  # done steps not re-run
+    assert op.step("deploy_vnfs").attempts == 2
+    assert svc.status == "READY" and len(svc.vnfrs) == 3
+    assert used_cores(rt) == base + 3  # no VNF deployed twice
+    svc.terminate()
+    assert used_cores(rt) == base
+
+
+def test_idle_instances_passivate_and_come_back(rt):
+    svc = mano.instantiate(DEMO)
+    name = f"service:{svc.id}"
+    vnf_names = {f"vnf:{v.id}" for v in svc.record.vnf_instances}
+    wait_until(lambda: name not in actor_names() and not vnf_names & set(actor_names()), timeout=30)
+    assert svc.status == "READY"  # the record answers while the actor is away
+    svc.scale_out("vnf_firewall")  # re-activates the service actor from its records
+    assert len(svc.vnfrs) == 4
+    svc.terminate()
+
+
+def test_plugins_register_and_obey_commands(rt):
+    plugins = {p["name"]: p for p in rt.call("plugin-manager", "list")}
+    assert {"slm", "flm", "infrastructure-adaptor", "placement", "placement-executive"} <= set(plugins)
+    assert all(p["state"] == "RUNNING" for p in plugins.values())
+    slm = plugins["slm"]["id"]
+    rt.call("plugin-manager", "command", slm, "pause")
+    try:
+        with pytest.raises(mano.LifecycleError, match="the SLM is paused"):
+            mano.instantiate(DEMO)
+    finally:
+        rt.call("plugin-manager", "command", slm, "start")
+    assert mano.instantiate(DEMO).terminate().status == "TERMINATED"
