@@ -164,6 +164,16 @@ class Service:
              timeout: float | None = 120.0) -> "Service":
         return self._request(OperationType.HEAL, {"vnf_instance_id": vnf_instance_id}, wait, operation_id, timeout)
 
+    def migrate(self, vnf_instance_id: str, pop: str, *, wait: bool = True, operation_id: str | None = None,
+                timeout: float | None = 120.0) -> "Service":
+        """Move a VNF instance to another PoP (the new instance starts before the old one goes)."""
+        return self._request(OperationType.MIGRATE, {"vnf_instance_id": vnf_instance_id, "pop": pop}, wait,
+                             operation_id, timeout)
+
+    def reconfigure(self, payload: Mapping[str, Any], *, wait: bool = True, operation_id: str | None = None,
+                    timeout: float | None = 120.0) -> "Service":
+        return self._request(OperationType.RECONFIGURE, {"payload": dict(payload)}, wait, operation_id, timeout)
+
     def terminate(self, *, wait: bool = True, operation_id: str | None = None,
                   timeout: float | None = 120.0) -> "Service":
         return self._request(OperationType.TERMINATE, {}, wait, operation_id, timeout)

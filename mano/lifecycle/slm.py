@@ -105,10 +105,12 @@ class ServiceLifecycleManager:
             count = params.get("count", 1)
             if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
                 raise LifecycleError(f"count must be a whole number from 1 to 100, got {count!r}")
-        elif op_type == OperationType.HEAL:
+        elif op_type in (OperationType.HEAL, OperationType.MIGRATE):
             instance = record.vnf_instance(str(params.get("vnf_instance_id")))
-            if instance is None:
+            if instance is None or instance.state.value == "TERMINATED":
                 raise UnknownInstanceError(f"service {record.id} has no VNF instance {params.get('vnf_instance_id')!r}")
+            if op_type == OperationType.MIGRATE and not params.get("pop"):
+                raise LifecycleError("a migration needs the target PoP (vim_uuid)")
 
     def _claim(self, record: ServiceRecord, op: OperationRecord) -> ServiceRecord:
         if record.state.is_busy:

@@ -28,6 +28,10 @@ STEP_NAMES: dict[OperationType, tuple[str, ...]] = {
     OperationType.SCALE_OUT: ("place", "deploy_vnfs", "start_vnfs", "configure_vnfs", "store_records"),
     OperationType.SCALE_IN: ("select_victims", "stop_vnfs", "remove_vnfs", "store_records"),
     OperationType.HEAL: ("redeploy_vnf", "store_records"),
+    # make before break: the new instance runs before the old one goes
+    OperationType.MIGRATE: ("place", "deploy_vnfs", "start_vnfs", "configure_vnfs", "select_victims", "stop_vnfs",
+                            "remove_vnfs", "store_records"),
+    OperationType.RECONFIGURE: ("configure_vnfs", "store_records"),
 }
 
 
@@ -82,6 +86,11 @@ class ServiceWorkflows:
             vnf_id, count = ctx.request["vnf_id"], int(ctx.request.get("count", 1))
             wanted = [vnf_id] * count
             pins = {vnf_id: ctx.request["pop"]} if ctx.request.get("pop") else {}
+        elif ctx.operation.type == OperationType.MIGRATE:
+            moving = record.vnf_instance(ctx.request["vnf_instance_id"])
+            if moving is None:
+                raise LifecycleError(f"service {self.service_id} has no VNF instance {ctx.request['vnf_instance_id']}")
+            wanted, pins = [moving.vnf_id], {moving.vnf_id: ctx.request["pop"]}
         else:
             wanted = [nf.vnf_id for nf in package.nsd.network_functions]
             pins = dict(ctx.request.get("pinned") or {})
@@ -130,8 +139,12 @@ class ServiceWorkflows:
         return {"started": ids}
 
     def configure_vnfs(self, ctx: StepContext) -> dict[str, Any]:
-        ids = [p["id"] for p in self._planned(ctx)]
-        self.functions.configure(self._actions(ids, networks=self._networks()))
+        if ctx.operation.type == OperationType.RECONFIGURE:
+            ids = [v.id for v in self.service().vnf_instances if v.state != VnfState.TERMINATED]
+            payload = dict(ctx.request.get("payload") or {})
+        else:
+            ids, payload = [p["id"] for p in self._planned(ctx)], {}
+        self.functions.configure(self._actions(ids, networks=self._networks(), **payload))
         return {"configured": ids}
 
     def store_records(self, ctx: StepContext) -> dict[str, Any]:
@@ -154,8 +167,9 @@ class ServiceWorkflows:
 
     # --- terminate / scale in ----------------------------------------------------------------
     def select_victims(self, ctx: StepContext) -> dict[str, Any]:
-        record = self.service()
-        return {"victims": victims_for_scale_in(record, ctx.request)}
+        if ctx.operation.type == OperationType.MIGRATE:
+            return {"victims": [ctx.request["vnf_instance_id"]]}
+        return {"victims": victims_for_scale_in(self.service(), ctx.request)}
 
     def _victims(self, ctx: StepContext) -> list[str]:
         if ctx.operation.type == OperationType.TERMINATE:

@@ -155,3 +155,27 @@ def test_heal_redeploys_a_crashed_vnf(harness, demo, store):
     old_vc = old["virtual_deployment_units"][0]["vnfc_instance"][0]["vc_id"]
     assert new["virtual_deployment_units"][0]["vnfc_instance"][0]["vc_id"] != old_vc
     assert sum(harness.used()[p][0] for p in harness.used()) == 3.0
+
+
+def test_migrate_moves_a_vnf_make_before_break(harness, demo, store):
+    op = harness.instantiate(demo)
+    moving = next(v for v in store.services.get(op.service_id).vnf_instances if v.vnf_id == "vnf_firewall")
+    assert moving.pop == "pop-0"
+    mig = harness.run(harness.slm.request(op.service_id, OperationType.MIGRATE,
+                                          {"vnf_instance_id": moving.id, "pop": "pop-1"}))
+    assert mig.state == OperationState.COMPLETED, mig.error
+    live = [v for v in store.services.get(op.service_id).vnf_instances if v.state != VnfState.TERMINATED]
+    firewall = [v for v in live if v.vnf_id == "vnf_firewall"]
+    assert len(firewall) == 1 and firewall[0].pop == "pop-1" and firewall[0].id != moving.id
+    assert harness.used() == {"pop-0": (2.0, 4.0), "pop-1": (1.0, 2.0)}
+    assert store.vnfr.get(moving.id).to_sonata()["status"] == "terminated"
+    with pytest.raises(LifecycleError, match="needs the target PoP"):
+        harness.slm.request(op.service_id, OperationType.MIGRATE, {"vnf_instance_id": firewall[0].id})
+
+
+def test_reconfigure_reaches_every_live_vnf(harness, demo, store):
+    op = harness.instantiate(demo)
+    rec = harness.run(harness.slm.request(op.service_id, OperationType.RECONFIGURE, {"payload": {"rules": "deny all"}}))
+    assert rec.state == OperationState.COMPLETED
+    assert len(rec.step("configure_vnfs").result["configured"]) == 3
+    assert store.nsr.get(op.service_id).to_sonata()["version"] == "2"
