@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mano.messaging.envelope import (
     CONTENT_TYPE,
+    NO_RESPONSE,
     Codec,
     MalformedMessageError,
     MalformedReason,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_TYPE",
+    "NO_RESPONSE",
     "Bus",
     "BusState",
     "Codec",
