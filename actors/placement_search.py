@@ -1,0 +1,88 @@
+"""Ray fan-out of the placement search: the independent starts run as parallel Ray tasks.
+
+``placement`` is pure and never imports Ray; its fast search takes an injectable ``map_fn``
+over independent starts. This module supplies that map:
+
+* :func:`ray_map` runs ``fn`` over ``items`` as ``@ray.remote`` tasks. ``fn`` (a partial
+  holding the compiled problem) is put in the object store once and shared by every task,
+  and the items are dealt round-robin into one chunk per CPU, so a task amortises its
+  scheduling and deserialisation cost over several starts. Results come back in input order,
+  so the search stays deterministic whatever the scheduling.
+* :func:`parallel_place` is ``placement.place(..., solver="fast", map_fn=ray_map)``.
+
+Ray failures (a crashed worker, a lost object) are translated at this boundary into
+:class:`ParallelSearchError`, a retryable ``PlacementError``; placement's own errors
+(infeasible requests, bad input) pass through unchanged. No actor lives here: the Placement
+plugin actor calls these functions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import ray
+import ray.exceptions
+
+from mano import errors as mano_errors
+from placement import Mapping, PlacementPolicy, SearchSettings, Solver, place
+
+
+class ParallelSearchError(mano_errors.PlacementError):
+    """The Ray fan-out failed (worker crash, lost object); trying again may help."""
+
+    retryable = True
+
+
+@ray.remote
+def _run_chunk(fn: Callable[[Any], Any], chunk: list) -> list:
+    return [fn(item) for item in chunk]
+
+
+def cluster_cpus() -> int:
+    """CPUs Ray may schedule tasks on (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def ray_map(fn: Callable[[Any], Any], items: Iterable, *, chunks: int | None = None) -> list:
+    """``list(map(fn, items))`` with the calls spread over ``chunks`` Ray tasks (default: one per CPU)."""
+    items = list(items)
+    if not items:
+        return []
+    chunks = max(1, min(chunks or cluster_cpus(), len(items)))
+    try:
+        shared = ray.put(fn)
+        refs = [_run_chunk.remote(shared, items[k::chunks]) for k in range(chunks)]
+        chunk_results = ray.get(refs)
+    except mano_errors.ManoError:
+        raise  # a placement error raised inside a task
+    except ray.exceptions.RayError as error:
+        raise ParallelSearchError(f"parallel placement search failed: {error}") from error
+    results: list = [None] * len(items)
+    for k, chunk in enumerate(chunk_results):
+        results[k::chunks] = chunk
+    return results
+
+
+def parallel_place(
+    service,
+    substrate,
+    policy: PlacementPolicy | None = None,
+    *,
+    seed: int = 0,
+    settings: SearchSettings | None = None,
+    chunks: int | None = None,
+    time_limit: float | None = None,
+) -> Mapping:
+    """Place with the fast search, its starts running as parallel Ray tasks (Ray must be initialised)."""
+    return place(
+        service,
+        substrate,
+        policy,
+        solver=Solver.FAST,
+        seed=seed,
+        settings=settings,
+        map_fn=functools.partial(ray_map, chunks=chunks),
+        time_limit=time_limit,
+    )
