@@ -14,10 +14,14 @@ import ray
 from actors import calls, naming
 from actors.plugin import PluginActor
 from mano.lifecycle.first_fit import first_fit
+from actors.placement_search import ray_map
 from mano.lifecycle.ports import PlacementRequest
+from mano.lifecycle.sonata_placement import place_request
 from mano.settings import Settings
 
 log = logging.getLogger(__name__)
+
+PARALLEL_FROM_POPS = 50  # below this the exact MILP answers in milliseconds; no fan-out needed
 
 
 @ray.remote(num_cpus=0, max_concurrency=16, max_restarts=-1)
@@ -29,7 +33,9 @@ class PlacementPlugin(PluginActor):
         self._start_plugin(settings)
 
     def place(self, request: PlacementRequest) -> Mapping[str, str]:
-        return first_fit(request)
+        """SONATA's policies on the engine; large substrates fan the search out as Ray tasks."""
+        map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
+        return place_request(request, map_fn=map_fn)
 
 
 @ray.remote(num_cpus=0, max_concurrency=16, max_restarts=-1)

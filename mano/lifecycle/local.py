@@ -112,3 +112,11 @@ class LocalFunctions:
 class FirstFitPlacement:
     def place(self, request: PlacementRequest) -> Mapping[str, str]:
         return first_fit(request)
+
+
+class EnginePlacement:
+    """SONATA's placement policies (the ``placement`` engine), in-process."""
+
+    def place(self, request: PlacementRequest) -> Mapping[str, str]:
+        from mano.lifecycle.sonata_placement import place_request
+        return place_request(request)

@@ -179,3 +179,15 @@ def test_reconfigure_reaches_every_live_vnf(harness, demo, store):
     assert rec.state == OperationState.COMPLETED
     assert len(rec.step("configure_vnfs").result["configured"]) == 3
     assert store.nsr.get(op.service_id).to_sonata()["version"] == "2"
+
+
+def test_engine_placement_balances_load_and_honours_pins(store, demo):
+    from mano.lifecycle.local import EnginePlacement
+    harness = Harness(store, small_pops(count=3))
+    harness.placement = EnginePlacement()
+    op = harness.instantiate(demo)
+    assert op.state == OperationState.COMPLETED, op.error
+    assert {cores for cores, _ in harness.used().values()} == {1.0}  # load balanced: one VNF per PoP
+    pinned = harness.instantiate(demo, params={"pinned": {"vnf_iperf": "pop-2"}})
+    iperf = next(v for v in store.services.get(pinned.service_id).vnf_instances if v.vnf_id == "vnf_iperf")
+    assert iperf.pop == "pop-2"

@@ -1,0 +1,62 @@
+"""The lifecycle's placement request, answered by the SONATA-policy placement engine.
+
+The engine (``placement.place_sonata``) maps an NSD's ``vnf_id``s; a lifecycle request maps
+VNF *instances* (a scale-out places several instances of one ``vnf_id``). So the request is
+rewritten as an NSD whose network functions are the instances: on instantiation (one
+instance per ``vnf_id``) the NSD keeps its links, forwarding graphs and soft constraints with
+ids renamed; on scale-out the new instances are placed on the PoPs' current usage, without
+the links of the original graph (the running instances are already placed).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import placement
+from mano.lifecycle.ports import PlacementRequest
+
+
+def _renamed_ref(ref: str, rename: dict[str, str], ns_points: set[str]) -> str:
+    if ref in ns_points:  # an NS point written "ns:input": the engine reads "owner:point" as a VNF
+        return ref.rpartition(":")[2]
+    owner, sep, point = ref.partition(":")
+    return f"{rename[owner]}:{point}" if sep and owner in rename else ref
+
+
+def service_nsd(request: PlacementRequest) -> dict[str, Any]:
+    """An NSD whose network functions are the request's instances."""
+    nsd = dict(request.nsd)
+    by_vnf_id = {nf["vnf_id"]: nf for nf in nsd.get("network_functions", [])}
+    functions = []
+    for unit in request.units:
+        vnfd = unit.vnfd
+        functions.append({**by_vnf_id.get(unit.vnf_id, {}), "vnf_id": unit.instance_id,
+                          "vnf_vendor": vnfd["vendor"], "vnf_name": vnfd["name"], "vnf_version": str(vnfd["version"])})
+    nsd["network_functions"] = functions
+    if max(Counter(u.vnf_id for u in request.units).values(), default=0) > 1 or \
+            {u.vnf_id for u in request.units} != set(by_vnf_id):
+        for key in ("virtual_links", "forwarding_graphs", "soft_constraints"):
+            nsd.pop(key, None)  # a partial graph: place by resources and policy alone
+        return nsd
+    rename = {u.vnf_id: u.instance_id for u in request.units}
+    ns_points = {cp["id"] for cp in nsd.get("connection_points", [])}
+    nsd["connection_points"] = [{**cp, "id": cp["id"].rpartition(":")[2]} for cp in nsd.get("connection_points", [])]
+    nsd["virtual_links"] = [{**vl, "connection_points_reference": [_renamed_ref(r, rename, ns_points) for r in
+                                                                   vl.get("connection_points_reference", [])]}
+                            for vl in nsd.get("virtual_links", [])]
+    nsd.pop("forwarding_graphs", None)  # not used by placement; its refs would need renaming too
+    nsd["soft_constraints"] = [{**sc, "involved_actors": [rename.get(a, a) for a in sc.get("involved_actors", [])]}
+                               for sc in nsd.get("soft_constraints", [])]
+    return nsd
+
+
+def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int = 0, map_fn=map) -> dict[str, str]:
+    """``{instance id: PoP uuid}`` under the request's operator policy, blacklist and pins."""
+    vnfds = list({(u.vnfd["vendor"], u.vnfd["name"], str(u.vnfd["version"])): dict(u.vnfd)
+                  for u in request.units}.values())
+    topology = [p.to_sonata() for p in request.pops]
+    return placement.place_sonata(
+        service_nsd(request), vnfds, topology,
+        {"policy": request.policy, "policy_list": [], "weights": {"operator": 1.0, "developer": 0.0}},
+        {"blacklist": list(request.blacklist)}, predefined_mapping=dict(request.pinned) or None,
+        solver=solver, seed=seed, map_fn=map_fn)
