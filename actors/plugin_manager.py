@@ -44,8 +44,13 @@ class PluginManager:
         """Send start/pause/stop to the plugin's actor, then record its new state."""
         target = self.core.command(plugin_id, command)
         record = self.core.get(plugin_id)
-        actor = ray.get_actor(record.name, namespace=naming.NAMESPACE)
-        ray.get(actor.lifecycle.remote(target.value), timeout=10)
+        try:
+            actor = ray.get_actor(record.name, namespace=naming.NAMESPACE)
+        except ValueError:  # an external plugin that registered over AMQP: command it there
+            gateway = ray.get_actor(naming.GATEWAY, namespace=naming.NAMESPACE)
+            ray.get(gateway.send_lifecycle.remote(plugin_id, command), timeout=10)
+        else:
+            ray.get(actor.lifecycle.remote(target.value), timeout=10)
         updated = self.core.set_state(plugin_id, target)
         self._announce()
         return updated.model_dump(mode="json")

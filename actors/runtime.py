@@ -83,3 +83,13 @@ def stop(*, shutdown_ray: bool = True) -> None:
             pass
     if shutdown_ray:
         ray.shutdown()
+
+
+def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:
+    """Start (or find) the AMQP gateway actor; needs the broker at ``settings.broker_url``."""
+    from actors.gateway import Gateway
+    init_ray(settings)
+    gateway = Gateway.options(name=naming.GATEWAY, namespace=naming.NAMESPACE, lifetime="detached",
+                              get_if_exists=True).remote(settings)
+    calls.get(gateway.ping.remote(), timeout=timeout_s, what="gateway start")
+    return gateway

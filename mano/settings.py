@@ -11,6 +11,8 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_MONGO_DB             | mano                                         | database name                             |
 | MANO_BROKER_URL           | amqp://guest:guest@localhost:5672/%2F        | RabbitMQ for the gateway                  |
 | MANO_EXCHANGE             | son-kernel                                   | SONATA topic exchange                     |
+| MANO_EXCHANGE_DURABLE     | 0                                            | declare it durable (keeps bindings over a |
+|                           |                                              | broker restart; the gatekeeper must agree)|
 | MANO_RAY_ADDRESS          | (unset: embedded local Ray)                  | join an existing Ray cluster              |
 | MANO_DEFAULT_VIM          | emulated                                     | VIM driver: emulated or docker            |
 | MANO_TOPOLOGY             | (unset: packaged 3-PoP topology)             | topology YAML for the emulated VIM        |
@@ -43,6 +45,7 @@ class Settings:
     mongo_db: str = "mano"
     broker_url: str = DEFAULT_BROKER_URL
     exchange: str = "son-kernel"
+    exchange_durable: bool = False  # SONATA declares son-kernel non-durable; both sides must agree
     ray_address: str | None = None
     default_vim: str = "emulated"
     topology: Path | None = None

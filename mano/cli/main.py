@@ -54,6 +54,25 @@ def up(gateway: bool) -> None:
 
 
 @main.command()
+def gateway() -> None:
+    """Serve SONATA's AMQP topics (MANO_BROKER_URL) until interrupted."""
+    import time
+
+    from actors import runtime as actor_runtime
+    rt = _connect()
+    try:
+        actor_runtime.start_gateway(rt.settings)
+    except ManoError as exc:
+        _fail(exc)
+    console.print(f"gateway serving exchange {rt.settings.exchange!r} on the broker; Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
 def down() -> None:
     """Stop the local runtime started by ``mano up`` (records are kept)."""
     from mano.cli import local_runtime

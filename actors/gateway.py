@@ -1,0 +1,155 @@
+"""The gateway actor: RabbitMQ (SONATA's son-kernel exchange) ↔ the actor system.
+
+It owns one :class:`~mano.messaging.bus.Bus` (one pika connection, on one thread) and the
+plain :class:`~mano.gateway.core.GatewayCore`. Northbound topics are consumed from durable
+named queues with manual acks, so a request published while the gateway is down waits in
+RabbitMQ, and one whose admission failed for a passing reason is requeued. A watcher thread
+sends the final READY/ERROR replies as operations end. Plugin-manager topics let external
+plugins register and heartbeat; status broadcasts and lifecycle commands go back out.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Mapping
+
+import ray
+
+from actors import calls, naming
+from actors.plugin import PluginActor
+from mano.gateway import northbound as nb
+from mano.gateway.core import GatewayCore, Inbound, Settle
+from mano.messaging.bus import Bus
+from mano.messaging.envelope import Message
+from mano.settings import Settings
+from mano.store.client import connect
+
+log = logging.getLogger(__name__)
+
+APP_ID = "son-plugin.Gateway"
+PM_TOPIC = "platform.management.plugin"
+
+
+def _named(name: str):
+    return lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
+
+
+class RaySlm:
+    """The SLM port of the gateway core: remote calls to the SLM actor."""
+
+    def __init__(self, timeout: float):
+        self._timeout = timeout
+
+    def instantiate(self, nsd: Any, vnfds: Any, **kwargs: Any) -> dict:
+        return calls.call(_named(naming.SLM), "instantiate", nsd, vnfds, timeout=self._timeout, **kwargs)
+
+    def request(self, service_id: str, op_type: str, params: Any, **kwargs: Any) -> dict:
+        return calls.call(_named(naming.SLM), "request", service_id, op_type, params, timeout=self._timeout, **kwargs)
+
+
+@ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1)
+class Gateway(PluginActor):
+    plugin_name = naming.GATEWAY
+    plugin_description = "AMQP gateway: a SONATA gatekeeper drives mano over RabbitMQ"
+
+    def __init__(self, settings: Settings, poll_s: float = 0.05):
+        self._settings = settings
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        self.bus = Bus(settings, app_id=APP_ID, name="mano-gateway", workers=32,
+                       exchange_durable=settings.exchange_durable).start(wait=False)
+        self.core = GatewayCore(RaySlm(settings.step_timeout_s), self._store, self._publish)
+        queue_prefix = f"mano.gateway.{settings.exchange}"
+        for topic in nb.NORTHBOUND_TOPICS:
+            self.bus.subscribe(topic, self._on_northbound, queue=f"{queue_prefix}.{topic}", durable=True,
+                               manual_ack=True, ignore_own=True, kind="requests", concurrency=8,
+                               on_malformed="deliver", timeout=30)
+        self.bus.subscribe(f"{PM_TOPIC}.register", self._on_register, ignore_own=True, kind="requests", timeout=30)
+        self.bus.subscribe(f"{PM_TOPIC}.deregister", self._on_deregister, ignore_own=True, timeout=30)
+        self.bus.subscribe(f"{PM_TOPIC}.*.heartbeat", self._on_heartbeat, ignore_own=True, timeout=30)
+        self.bus.subscribe("son.monitoring", self._on_alert, ignore_own=True, timeout=30)
+        threading.Thread(target=self._watch, args=(poll_s,), name="final-replies", daemon=True).start()
+        self._start_plugin(settings)
+        try:
+            calls.call(_named(naming.PLUGIN_MANAGER), "subscribe", ray.get_runtime_context().current_actor,
+                       timeout=10)
+        except Exception:  # noqa: BLE001 - status broadcasts are best effort
+            log.warning("cannot subscribe to plugin status changes", exc_info=True)
+
+    # --- northbound ----------------------------------------------------------------------
+    def _publish(self, topic: str, body: Mapping[str, Any], correlation_id: str | None) -> None:
+        self.bus.publish(topic, dict(body), correlation_id=correlation_id, headers_type="reply").result(
+            timeout=self._settings.step_timeout_s)
+
+    def _on_northbound(self, message: Message, delivery: Any) -> None:
+        inbound = Inbound(topic=message.topic, body=message.body, correlation_id=message.correlation_id,
+                          malformed=str(message.error) if message.error is not None else None)
+        try:
+            outcome = self.core.handle(inbound)
+        except Exception:  # noqa: BLE001 - a bug must not kill the consumer; the message is kept
+            log.exception("gateway failed on %s %s", message.topic, message.correlation_id)
+            outcome = Settle.REQUEUE
+        if outcome == Settle.ACK:
+            delivery.ack()
+        elif outcome == Settle.REQUEUE:
+            time.sleep(0.5)  # let the SLM or the store come back before the redelivery
+            delivery.reject(requeue=True)
+        else:
+            delivery.reject(requeue=False)
+
+    def _watch(self, poll_s: float) -> None:
+        while True:
+            try:
+                self.core.send_due_finals()
+            except Exception:  # noqa: BLE001 - store or broker away: try again on the next tick
+                log.warning("final replies not sent this round", exc_info=True)
+                time.sleep(1.0)
+            time.sleep(poll_s)
+
+    # --- plugin manager on the bus ---------------------------------------------------------
+    def _on_register(self, message: Message, _delivery: Any) -> None:
+        body = message.body or {}
+        try:
+            record = calls.call(_named(naming.PLUGIN_MANAGER), "register", str(body.get("name") or ""),
+                                str(body.get("version") or ""), str(body.get("description") or ""), timeout=10)
+            reply = {"status": "OK", "name": record["name"], "version": record["version"],
+                     "description": record["description"], "uuid": record["id"], "error": None}
+        except Exception as exc:  # noqa: BLE001 - the registering plugin gets the reason
+            reply = {"status": "ERROR", "name": body.get("name"), "error": str(exc), "uuid": None}
+        self.bus.reply(message, reply)
+
+    def _on_deregister(self, message: Message, _delivery: Any) -> None:
+        plugin_id = (message.body or {}).get("uuid")
+        if plugin_id:
+            calls.call(_named(naming.PLUGIN_MANAGER), "deregister", str(plugin_id), timeout=10)
+
+    def _on_heartbeat(self, message: Message, _delivery: Any) -> None:
+        body = message.body or {}
+        if body.get("uuid") and body.get("state"):
+            calls.call(_named(naming.PLUGIN_MANAGER), "heartbeat", str(body["uuid"]), str(body["state"]).upper(),
+                       timeout=10)
+
+    def plugin_status(self, plugin_dict: dict) -> None:
+        """Called by the plugin manager on every state change: SONATA's status broadcast."""
+        self.bus.publish(f"{PM_TOPIC}.status", {"timestamp": time.time(), "plugin_dict": plugin_dict})
+
+    def send_lifecycle(self, plugin_id: str, command: str) -> None:
+        """A start/pause/stop command for a plugin that lives outside Ray (registered over AMQP)."""
+        self.bus.publish(f"{PM_TOPIC}.{plugin_id}.lifecycle.{command}", {}).result(timeout=10)
+
+    # --- monitoring ------------------------------------------------------------------------
+    def _on_alert(self, message: Message, _delivery: Any) -> None:
+        alert = message.body or {}
+        service_id = alert.get("serviceID") or alert.get("service_id")
+        if not service_id:
+            log.warning("monitoring alert without serviceID dropped: %s", str(alert)[:200])
+            return
+        try:
+            handle = ray.get_actor(naming.MONITORING, namespace=naming.NAMESPACE)
+        except ValueError:
+            log.info("alert for %s: no monitoring actor running", service_id)
+            return
+        handle.alert.remote(str(service_id), alert)
+
+    def stop_bus(self) -> None:
+        self.bus.stop()
