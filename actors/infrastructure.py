@@ -92,5 +92,8 @@ class InfrastructureAdaptor(PluginActor):
     def inject_fault(self, plan: dict[str, Any]) -> None:
         self.vim.driver("emulated").inject_fault(FaultPlan(**plan))
 
+    def set_load(self, vnf_instance_id: str, metrics: dict[str, float] | None) -> None:
+        self.vim.driver("emulated").set_load(vnf_instance_id, metrics)
+
     def crash_vnf(self, vnf_instance_id: str) -> None:
         self.vim.driver("emulated").crash_vnf(vnf_instance_id)

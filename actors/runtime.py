@@ -15,6 +15,7 @@ import ray
 from actors import calls, naming
 from actors.flm import FunctionLifecycleManager
 from actors.infrastructure import InfrastructureAdaptor
+from actors.monitoring import Monitoring
 from actors.placement import PlacementExecutive, PlacementPlugin
 from actors.plugin_manager import PluginManager
 from actors.slm import ServiceLifecycleManagerActor
@@ -30,6 +31,7 @@ SINGLETONS = (
     (naming.PLACEMENT_EXECUTIVE, PlacementExecutive),
     (naming.FLM, FunctionLifecycleManager),
     (naming.SLM, ServiceLifecycleManagerActor),
+    (naming.MONITORING, Monitoring),
 )
 
 

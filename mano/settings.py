@@ -25,6 +25,7 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_PLACEMENT_TIMEOUT_S  | 10                                           | placement answer limit before first fit   |
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: every VNF instance gets its |
 |                           |                                              | actor; on-demand: only for single-VNF work|
+| MANO_MONITORING_PERIOD_S  | 5                                            | health/rule check period; 0 turns it off  |
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Settings:
     heartbeat_s: float = 2.0
     placement_timeout_s: float = 10.0
     vnf_actors: str = "per-instance"
+    monitoring_period_s: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

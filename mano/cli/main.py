@@ -233,6 +233,42 @@ def plugins(as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--watch", is_flag=True, help="refresh every 2 s until interrupted")
+def top(watch: bool) -> None:
+    """Live metrics per service and VNF instance (from the monitoring actor)."""
+    import time
+
+    from rich.live import Live
+    from rich.table import Table
+    import mano
+    rt = _connect()
+
+    def table() -> Table:
+        rt.call("monitoring", "tick")
+        metrics = rt.call("monitoring", "metrics")
+        t = Table(title="mano top")
+        for column in ("service", "vnf", "instance", "state", "cpu %", "mem %", "rx MB", "tx MB"):
+            t.add_column(column)
+        for svc in mano.services("READY"):
+            for v in svc.record.vnf_instances:
+                m = metrics.get(v.id, {})
+                t.add_row(svc.name, v.vnf_id, v.id[:8], render.styled(v.state.value),
+                          *(f"{m[k]:.1f}" if k in m else "" for k in
+                            ("vm_cpu_perc", "vm_mem_perc", "vm_net_rx_MB", "vm_net_tx_MB")))
+        return t
+    if not watch:
+        console.print(table())
+        return
+    with Live(table(), console=console, refresh_per_second=1) as live:
+        try:
+            while True:
+                time.sleep(2)
+                live.update(table())
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=Path("examples/sonata-demo"))
 @click.option("--keep", is_flag=True, help="leave the service running (with mano up)")
 def demo(path: Path, keep: bool) -> None:

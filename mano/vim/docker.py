@@ -85,16 +85,24 @@ _LIVE_SERVICE_EXCLUDES = ("TERMINATED", "FAILED")  # ServiceState values whose n
 _LOG_CONFIG = docker.types.LogConfig(type="json-file", config={"max-size": "10m", "max-file": "2"})
 
 
-@dataclasses.dataclass(frozen=True)
 class LabelKeys:
-    """The label names under one prefix (``mano.service`` ...); tests use their own prefix."""
+    """The label names under one prefix (``mano.service`` ...); tests use a prefix of their own."""
 
-    prefix: str = "mano"
-
-    def __getattr__(self, item: str) -> str:
-        if item.startswith("_"):
-            raise AttributeError(item)
-        return f"{self.prefix}.{item.replace('_', '-')}"
+    def __init__(self, prefix: str = "mano"):
+        self.prefix = prefix
+        self.driver = f"{prefix}.driver"          # always DRIVER_ID: what this driver owns
+        self.role = f"{prefix}.role"              # ROLE_UNIT / ROLE_SERVICE_NETWORK / ROLE_POP_NETWORK
+        self.service = f"{prefix}.service"
+        self.vnf = f"{prefix}.vnf"
+        self.vdu = f"{prefix}.vdu"
+        self.pop = f"{prefix}.pop"
+        self.vl = f"{prefix}.vl"
+        self.connectivity = f"{prefix}.connectivity"
+        self.vnf_name = f"{prefix}.vnf-name"
+        self.unit_kind = f"{prefix}.unit-kind"
+        self.vcpus = f"{prefix}.vcpus"            # requested, not the (capped) limit
+        self.memory_gb = f"{prefix}.memory-gb"    # requested, not the (capped) limit
+        self.connection_points = f"{prefix}.connection-points"  # JSON: cp id -> network name
 
     def selector(self, **values: str) -> dict[str, list[str]]:
         """A Docker ``filters`` dict: owned by this driver and labelled with ``values``."""
@@ -400,7 +408,8 @@ class DockerVim(VimDriver):
     def _image_for(self, unit: UnitRequest) -> str:
         image = images.resolve_image(unit.image, self._image_map, self._default_image)
         if image == images.BUSYBOX_TAG:
-            images.ensure_busybox_image(self._client, image)
+            with _docker_errors(f"building the stand-in image {image}"):
+                images.ensure_busybox_image(self._client, image)
         return image
 
     def _command_for(self, image: str) -> list[str] | None:
@@ -573,15 +582,15 @@ class DockerVim(VimDriver):
         by_vnf: dict[str, list[dict[str, Any]]] = {}
         for container in containers:
             by_vnf.setdefault(container["Config"]["Labels"].get(self._labels.vnf, ""), []).append(container)
-        removed_containers, adopted, errors = [], [], []
+        removed_containers: list[str] = []
+        adopted: list[str] = []
+        errors: list[str] = []
         for vnf_id, group in sorted(by_vnf.items()):
             try:
-                outcome = self._reconcile_vnf(vnf_id, group, None if live is None else live[0])
+                if self._reconcile_vnf(vnf_id, group, None if live is None else live[0], removed_containers):
+                    adopted.append(vnf_id)
             except VimError as exc:
                 errors.append(f"VNF {vnf_id}: {exc}")
-                continue
-            (adopted if outcome == "adopted" else removed_containers).extend([vnf_id] if outcome == "adopted"
-                                                                              else outcome)
         removed_networks = self._reconcile_networks(networks, None if live is None else live[1], errors)
         missing = sorted(set(live[0]) - set(by_vnf)) if live is not None else []
         report = ReconcileReport(tuple(removed_containers), tuple(removed_networks), tuple(adopted),
@@ -602,21 +611,20 @@ class DockerVim(VimDriver):
             services |= {s.id for s in service_records.find({"state": {"$nin": list(_LIVE_SERVICE_EXCLUDES)}})}
         return vnfs, services
 
-    def _reconcile_vnf(self, vnf_id: str, containers: list[dict[str, Any]],
-                       live_vnfs: set[str] | None) -> str | list[str]:
-        """``adopted``, ``kept`` (already known), or the names of the orphan containers removed."""
+    def _reconcile_vnf(self, vnf_id: str, containers: list[dict[str, Any]], live_vnfs: set[str] | None,
+                       removed: list[str]) -> bool:
+        """Adopt a live unknown VNF (True) or remove an orphan's containers (appended to ``removed``)."""
         with self._vnf_lock(vnf_id):
             with self._lock:
-                known = vnf_id in self._demand
-            if known:
-                return []
+                if vnf_id in self._demand:
+                    return False  # this driver made or adopted it already
             if live_vnfs is None or vnf_id in live_vnfs:
                 self._adopt(containers)
-                return "adopted"
-            removed = self._remove_containers(containers)
+                return True
+            removed.extend(self._remove_containers(containers))
             for pop_id in {c["Config"]["Labels"].get(self._labels.pop) for c in containers} - {None}:
                 self._remove_pop_network_if_unused(pop_id)
-            return removed
+            return False
 
     def _reconcile_networks(self, networks: list[dict[str, Any]], live_services: set[str] | None,
                             errors: list[str]) -> list[str]:

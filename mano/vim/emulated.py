@@ -64,6 +64,7 @@ class EmulatedVim(VimDriver):
         self._cidr_of: dict[str, str] = {}
         self._subnets = ipaddress.ip_network("10.0.0.0/8").subnets(new_prefix=24)
         self._faults: list[FaultPlan] = []
+        self._load: dict[str, dict[str, float]] = {}
         self._random = random.Random(seed)
 
     # --- PoPs and faults -------------------------------------------------------------
@@ -182,11 +183,21 @@ class EmulatedVim(VimDriver):
                 return "absent"
             return "failed" if vnf_instance_id in self._failed else "running"
 
+    def set_load(self, vnf_instance_id: str, metrics: dict[str, float] | None) -> None:
+        """Pin a VNF's metrics (synthetic load for monitoring drills); None: back to random."""
+        with self._lock:
+            if metrics is None:
+                self._load.pop(vnf_instance_id, None)
+            else:
+                self._load[vnf_instance_id] = dict(metrics)
+
     def stats(self, vnf_instance_id: str) -> dict[str, float]:
-        """Synthetic load: a bounded random walk, enough to exercise monitoring rules."""
+        """Synthetic load: pinned by :meth:`set_load`, else random values in a quiet range."""
         with self._lock:
             if vnf_instance_id not in self._deployed:
                 raise VimError(f"no VNF instance {vnf_instance_id} on the emulated VIM")
+            if vnf_instance_id in self._load:
+                return dict(self._load[vnf_instance_id])
             return {"vm_cpu_perc": round(self._random.uniform(1, 20), 2),
                     "vm_mem_perc": round(self._random.uniform(5, 30), 2),
                     "vm_net_rx_MB": round(self._random.uniform(0, 5), 3),

@@ -17,7 +17,7 @@ IDLE_S = 3.0
 def rt(mongo_url, tmp_path_factory):
     settings = Settings(home=tmp_path_factory.mktemp("runtime-home"), mongo_url=mongo_url,
                         mongo_db=f"rt{uuid.uuid4().hex[:8]}", dashboard=False, idle_passivate_s=IDLE_S,
-                        heartbeat_s=0.5, step_timeout_s=30)
+                        heartbeat_s=0.5, step_timeout_s=30, monitoring_period_s=0)
     pops = [Pop(vim_uuid=f"pop-{i}", name=f"pop{i}", city=f"city{i}", core_total=32, memory_total=64)
             for i in range(3)]
     runtime = mano.init(settings, pops=pops)

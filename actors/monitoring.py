@@ -1,0 +1,83 @@
+"""The monitoring actor: a periodic health and rule check, and the alert entry point."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import ray
+
+from actors import calls, naming
+from actors.plugin import PluginActor
+from mano.lifecycle.monitoring import MonitoringCore
+from mano.lifecycle.states import OperationType
+from mano.settings import Settings
+from mano.store.client import connect
+
+log = logging.getLogger(__name__)
+
+
+def _named(name: str):
+    return lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
+
+
+@ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
+class Monitoring(PluginActor):
+    plugin_name = naming.MONITORING
+    plugin_description = "VNF health and monitoring rules; healing and auto-scaling requests"
+
+    def __init__(self, settings: Settings):
+        self._store = connect(settings, stop_embedded_on_exit=False)
+        timeout = settings.step_timeout_s
+        self.core = MonitoringCore(
+            self._store,
+            stats=lambda vim, vnf: calls.call(_named(naming.INFRASTRUCTURE), "stats", vim, vnf, timeout=timeout),
+            status=lambda vim, vnf: calls.call(_named(naming.INFRASTRUCTURE), "vnf_status", vim, vnf, timeout=timeout),
+            request=self._request, monitor_ssm=self._monitor_ssm)
+        self._lock = threading.Lock()
+        self._start_plugin(settings)
+        if settings.monitoring_period_s > 0:
+            threading.Thread(target=self._loop, args=(settings.monitoring_period_s,), daemon=True).start()
+
+    def _request(self, service_id: str, op_type: OperationType, params: dict) -> Any:
+        return calls.call(_named(naming.SLM), "request", service_id, op_type.value, params, timeout=30)
+
+    def _monitor_ssm(self, service_id: str, alert: dict) -> Any:
+        """Give the alert to the service's monitor SSM when the SMR runs one; None otherwise."""
+        try:
+            smr = ray.get_actor(naming.SMR, namespace=naming.NAMESPACE)
+        except ValueError:
+            return None
+        outcome = calls.get(smr.ssm.remote(service_id, "monitor", {"alert": alert}), timeout=30, what="smr.ssm")
+        if not getattr(outcome, "used", False):
+            return None
+        answer = outcome.result or {}
+        if answer.get("workflow"):
+            self._request(service_id, OperationType(answer["workflow"]), dict(answer.get("params") or {}))
+            return f"{outcome.sm_id} asked for {answer['workflow']}"
+        return f"{outcome.sm_id} took no action"
+
+    def _loop(self, period_s: float) -> None:
+        while True:
+            time.sleep(period_s)
+            self.tick()
+
+    def tick(self) -> list[dict]:
+        with self._lock:
+            try:
+                return [a.to_sonata() for a in self.core.tick()]
+            except Exception:  # noqa: BLE001 - a store outage must not end monitoring
+                log.warning("monitoring tick failed", exc_info=True)
+                return []
+
+    def alert(self, service_id: str, alert: dict) -> str:
+        """An alert from outside (son.monitoring through the gateway)."""
+        with self._lock:
+            return self.core.alert({**alert, "serviceID": service_id})
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return dict(self.core.metrics)
+
+    def recent_alerts(self) -> list[dict]:
+        return [a.to_sonata() for a in self.core.alerts[-100:]]

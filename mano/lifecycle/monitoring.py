@@ -1,0 +1,150 @@
+"""Monitoring: VNF health and the VNFDs' monitoring rules, turned into lifecycle requests.
+
+Each :meth:`MonitoringCore.tick` looks at every READY service:
+- a VNF instance the VIM reports ``failed`` is healed (a HEAL operation is requested);
+- each VNFD ``monitoring_rules`` condition (``vdu01:vm_cpu_perc > 10``) is evaluated on the
+  instance's metrics; a condition true for its ``duration`` raises an alert.
+Alerts go to the service's handling: the monitor SSM when the service has one (hook
+``monitor_ssm``), otherwise the default policy: scale the alerting VNF out by one, only when
+the NSD's ``auto_scale_policy`` names that VNF, within its ``max_instances``, and not again
+before ``cooldown_s``. Without a policy an alert is recorded, never acted on blindly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import operator
+import re
+import time
+from typing import Any, Callable, Mapping
+
+from mano.errors import ManoError
+from mano.lifecycle.states import OperationType, ServiceState, VnfState
+
+log = logging.getLogger(__name__)
+
+_CONDITION = re.compile(r"^\s*(?:(?P<vdu>[\w.-]+):)?(?P<metric>[\w.-]+)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>-?[\d.]+)\s*$")
+_OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq,
+        "!=": operator.ne}
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    metric: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Condition":
+        match = _CONDITION.match(text or "")
+        if not match:
+            raise ValueError(f"unsupported monitoring condition {text!r}; expected '<vdu>:<metric> <op> <number>'")
+        return cls(match["metric"], match["op"], float(match["value"]))
+
+    def holds(self, metrics: Mapping[str, float]) -> bool:
+        return self.metric in metrics and _OPS[self.op](float(metrics[self.metric]), self.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Alert:
+    service_id: str
+    vnf_instance_id: str
+    vnf_id: str
+    rule: str
+    metric: str
+    value: float
+    at: float
+
+    def to_sonata(self) -> dict[str, Any]:
+        """The shape of a son.monitoring alert (``serviceID`` etc.)."""
+        return {"serviceID": self.service_id, "functionID": self.vnf_instance_id, "vnf_id": self.vnf_id,
+                "alertname": self.rule, "metric": self.metric, "value": self.value, "time": self.at}
+
+
+class MonitoringCore:
+    def __init__(self, store: Any, *, stats: Callable[[str, str], Mapping[str, float]],
+                 status: Callable[[str, str], str], request: Callable[[str, OperationType, dict], Any],
+                 monitor_ssm: Callable[[str, dict], Any] | None = None, cooldown_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self._stats, self._status, self._request = stats, status, request
+        self._monitor_ssm = monitor_ssm
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._since: dict[tuple[str, str], float] = {}   # (instance, rule) -> first time true
+        self._acted: dict[tuple[str, str], float] = {}   # (service, vnf_id) -> last scale-out
+        self.alerts: list[Alert] = []
+        self.metrics: dict[str, dict[str, float]] = {}
+
+    def tick(self) -> list[Alert]:
+        raised: list[Alert] = []
+        for service in self.store.services.find({"state": ServiceState.READY.value}):
+            vnfds = {(v.get("vendor"), v.get("name"), str(v.get("version"))): v for v in service.vnfds}
+            for instance in service.vnf_instances:
+                if instance.state == VnfState.TERMINATED:
+                    continue
+                try:
+                    raised += self._watch(service, instance, vnfds)
+                except ManoError as exc:
+                    log.info("monitoring %s: %s", instance.id, exc)
+        for alert in raised:
+            self.alert(alert.to_sonata())
+        return raised
+
+    def _watch(self, service: Any, instance: Any, vnfds: dict) -> list[Alert]:
+        if self._status(service.vim, instance.id) == "failed":
+            log.warning("VNF %s of service %s failed: healing", instance.id, service.id)
+            self._request(service.id, OperationType.HEAL, {"vnf_instance_id": instance.id})
+            return []
+        vnfd = vnfds.get((instance.vnfd_vendor, instance.vnfd_name, instance.vnfd_version)) or {}
+        rules = vnfd.get("monitoring_rules") or []
+        if not rules:
+            return []
+        metrics = dict(self._stats(service.vim, instance.id))
+        self.metrics[instance.id] = metrics
+        now, alerts = self._clock(), []
+        for rule in rules:
+            key = (instance.id, rule.get("name", ""))
+            condition = Condition.parse(rule.get("condition", ""))
+            if not condition.holds(metrics):
+                self._since.pop(key, None)
+                continue
+            first = self._since.setdefault(key, now)
+            if now - first >= float(rule.get("duration") or 0):
+                alerts.append(Alert(service.id, instance.id, instance.vnf_id, key[1], condition.metric,
+                                    float(metrics[condition.metric]), time.time()))
+                self._since.pop(key, None)  # the next alert needs the condition to last again
+        return alerts
+
+    def alert(self, alert: Mapping[str, Any]) -> str:
+        """Handle one alert (from the rules above or from ``son.monitoring``); say what was done."""
+        service_id = str(alert.get("serviceID") or "")
+        self.alerts.append(alert if isinstance(alert, Alert) else _as_alert(alert))
+        del self.alerts[:-1000]
+        if self._monitor_ssm is not None:
+            handled = self._monitor_ssm(service_id, dict(alert))
+            if handled:
+                return f"monitor SSM: {handled}"
+        service = self.store.services.find_one(service_id)
+        if service is None or service.state != ServiceState.READY:
+            return "ignored: service not ready"
+        policy = (service.nsd.get("auto_scale_policy") or {}).get(str(alert.get("vnf_id") or ""))
+        if not isinstance(policy, Mapping):
+            return "recorded: no auto_scale_policy for this VNF"
+        vnf_id = str(alert["vnf_id"])
+        running = sum(v.vnf_id == vnf_id and v.state != VnfState.TERMINATED for v in service.vnf_instances)
+        if running >= int(policy.get("max_instances", running + 1)):
+            return f"recorded: {vnf_id} is at max_instances ({running})"
+        last = self._acted.get((service_id, vnf_id))
+        if last is not None and self._clock() - last < float(policy.get("cooldown_s", self.cooldown_s)):
+            return "recorded: in cooldown"
+        self._acted[(service_id, vnf_id)] = self._clock()
+        self._request(service_id, OperationType.SCALE_OUT, {"vnf_id": vnf_id, "count": 1, "trigger": dict(alert)})
+        return f"scale out {vnf_id}"
+
+
+def _as_alert(raw: Mapping[str, Any]) -> Alert:
+    return Alert(str(raw.get("serviceID") or ""), str(raw.get("functionID") or ""), str(raw.get("vnf_id") or ""),
+                 str(raw.get("alertname") or ""), str(raw.get("metric") or ""),
+                 float(raw.get("value") or 0) if str(raw.get("value") or "0").replace(".", "", 1).isdigit() else 0.0,
+                 float(raw.get("time") or time.time()) if isinstance(raw.get("time"), (int, float)) else time.time())
