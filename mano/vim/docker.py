@@ -59,17 +59,29 @@ import json
 import logging
 import re
 import threading
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-import docker
-import docker.errors
-import docker.types
-import requests.exceptions
+try:
+    import docker
+    import docker.errors
+    import docker.types
+    import requests.exceptions
+except ImportError as exc:  # the SDK is an extra: mano runs without it on the emulated VIM
+    raise ImportError("the docker VIM needs the docker SDK: pip install 'mano[docker]'") from exc
 
 from mano.errors import CapacityError, TemporaryVimError, VimError
 from mano.vim import images
-from mano.vim.base import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VimDriver,
-                           VnfDeployment)
+from mano.vim.base import (
+    DeployedUnit,
+    DeployedVnf,
+    Network,
+    NetworkRequest,
+    Pop,
+    UnitRequest,
+    VimDriver,
+    VnfDeployment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +231,11 @@ class DockerVim(VimDriver):
             raise TemporaryVimError(f"cannot reach dockerd (DOCKER_HOST or /var/run/docker.sock): {exc}") from exc
         return client
 
+    @property
+    def labels(self) -> LabelKeys:
+        """The label names this driver writes and selects by (for tools that inspect Docker)."""
+        return self._labels
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -250,12 +267,13 @@ class DockerVim(VimDriver):
                         net = self._create_network(f"{service_id}_ns_{req.vl_id}", req.cidr, {
                             self._labels.role: ROLE_SERVICE_NETWORK, self._labels.service: service_id,
                             self._labels.vl: req.vl_id, self._labels.connectivity: req.connectivity_type})
-                        created.append(net["Name"])
+                        created.append(net["Id"])
                         existing[req.vl_id] = net
                     result.append(Network(id=net["Name"], vl_id=req.vl_id, cidr=_subnet_of(net)))
             except BaseException:
-                for name in created:
-                    self._remove_network(name)
+                for network_id in created:
+                    with contextlib.suppress(VimError):  # the original error matters more
+                        self._remove_network(network_id)
                 raise
         return result
 
@@ -263,7 +281,7 @@ class DockerVim(VimDriver):
         """Remove every network labelled with the service, disconnecting its containers first."""
         with self._network_lock:
             for net in self._service_networks(service_id):
-                self._remove_network(net["Name"])
+                self._remove_network(net["Id"])
         with self._lock:
             self._services.discard(service_id)
 
@@ -302,15 +320,15 @@ class DockerVim(VimDriver):
                 return str(candidate)
         raise VimError(f"the docker VIM's subnet pool {self._subnet_pool} is exhausted")
 
-    def _remove_network(self, name: str) -> bool:
-        """Disconnect every container and remove the network; False if it was gone already."""
+    def _remove_network(self, network: str) -> bool:
+        """Disconnect every container and remove the network (id or name); False if it was gone."""
         try:
-            with _docker_errors(f"removing network {name}"):
-                attached = self._client.api.inspect_network(name).get("Containers") or {}
+            with _docker_errors(f"removing network {network}"):
+                attached = self._client.api.inspect_network(network).get("Containers") or {}
                 for container_id in attached:
                     with contextlib.suppress(docker.errors.NotFound):
-                        self._client.api.disconnect_container_from_network(container_id, name, force=True)
-                self._client.api.remove_network(name)
+                        self._client.api.disconnect_container_from_network(container_id, network, force=True)
+                self._client.api.remove_network(network)
         except VimError as exc:
             if isinstance(exc.__cause__, docker.errors.NotFound):
                 return False
@@ -640,7 +658,7 @@ class DockerVim(VimDriver):
                         self._services.add(service_id)
                     continue
                 try:
-                    if self._remove_network(net["Name"]):
+                    if self._remove_network(net["Id"]):
                         removed.append(net["Name"])
                 except VimError as exc:
                     errors.append(f"network {net['Name']}: {exc}")

@@ -32,7 +32,8 @@ import struct
 import subprocess
 import tarfile
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from mano.errors import VimError
 
@@ -105,7 +106,7 @@ def _import_busybox_image(client: Any, tag: str, busybox_path: str) -> None:
     try:
         client.api.import_image_from_data(build_rootfs_tarball(busybox_path), repository=repository,
                                           tag=version or "latest", changes=changes)
-    except Exception as exc:  # noqa: BLE001 - any SDK failure becomes one clear VimError
+    except Exception as exc:
         raise VimError(f"cannot build the stand-in image {tag} with docker import: {exc}") from exc
     if not _image_exists(client, tag):
         raise VimError(f"docker import reported success but image {tag} does not exist")
@@ -176,10 +177,10 @@ def _apt_install(package: str) -> None:
     install = ["apt-get", "install", "-y", "-qq", package]
     log.info("installing %s with apt-get (needed for the stand-in image)", package)
     try:
-        if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode == 0:
+        if subprocess.run(install, env=env, capture_output=True, timeout=600, check=False).returncode == 0:
             return
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        result = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600, check=False)
+        result = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         raise VimError(f"cannot run apt-get to install {package}: {exc}") from exc
     if result.returncode != 0:
