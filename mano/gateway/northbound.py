@@ -134,6 +134,8 @@ def _pinned(mapping: Any) -> dict[str, str]:
 def parse_scale(body: Mapping[str, Any], service_vnfds: Any) -> NorthboundRequest:
     service_id = _service_id(body)
     scaling_type = body.get("scaling_type")
+    if not isinstance(scaling_type, str):
+        raise GatewayRequestError(f"scaling_type must be addvnf or removevnf, got {scaling_type!r:.80}")
     extra = {"scaling_type": scaling_type}
     if scaling_type in ADD:
         vnfd_uuid = body.get("vnfd_uuid")

@@ -77,3 +77,10 @@ def test_replies_have_sonata_shapes():
                       vnfrs=None, extra={"scaling_type": "addvnf"})
     assert failed == {"status": "ERROR", "error": "step place failed: no room", "timestamp": failed["timestamp"],
                       "scaling_type": "addvnf"}
+
+
+def test_scaling_type_of_the_wrong_type_is_an_error_not_a_crash():
+    # found by bench/fuzz.py: an unhashable scaling_type used to raise TypeError
+    for bad in ({"a": 1}, ["addvnf"], 3):
+        with pytest.raises(nb.GatewayRequestError, match="scaling_type must be addvnf or removevnf"):
+            nb.parse(nb.SCALE, {"service_instance_uuid": "s", "scaling_type": bad}, lambda sid: {})

@@ -133,3 +133,23 @@ def test_plugins_register_and_obey_commands(rt):
     finally:
         rt.call("plugin-manager", "command", slm, "start")
     assert mano.instantiate(DEMO).terminate().status == "TERMINATED"
+
+
+def test_monitoring_rule_triggers_scale_out_and_records_show_it(rt):
+    import yaml
+    nsd = yaml.safe_load((DEMO / "sonata-demo-nsd.yml").read_text())
+    nsd["auto_scale_policy"] = {"vnf_firewall": {"max_instances": 2}}
+    vnfds = [yaml.safe_load((DEMO / f).read_text()) for f in ("firewall-vnfd.yml", "iperf-vnfd.yml", "tcpdump-vnfd.yml")]
+    for rule in vnfds[0]["monitoring_rules"]:
+        rule["duration"] = 0
+    svc = mano.instantiate(nsd, vnfds)
+    quiet = {"vm_cpu_perc": 1, "vm_mem_perc": 1, "vm_net_rx_MB": 0, "vm_net_tx_MB": 0}
+    for v in svc.record.vnf_instances:
+        rt.call("infrastructure-adaptor", "set_load", v.id, quiet if v.vnf_id != "vnf_firewall" else {**quiet, "vm_cpu_perc": 90})
+    alerts = rt.call("monitoring", "tick")
+    assert [a["vnf_id"] for a in alerts] == ["vnf_firewall"]
+    wait_until(lambda: svc.status == "READY" and len(svc.record.vnf_instances) == 4, timeout=60)
+    scale = [o for o in svc.operations if o.type.value == "scale_out"]
+    assert scale and scale[0].state == OperationState.COMPLETED
+    assert scale[0].request["trigger"]["metric"] == "vm_cpu_perc"
+    svc.terminate()
