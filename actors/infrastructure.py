@@ -9,6 +9,7 @@ import logging
 from typing import Any, Sequence
 
 import ray
+import yaml
 
 from actors import naming
 from actors.plugin import PluginActor
@@ -34,12 +35,16 @@ class InfrastructureAdaptor(PluginActor):
         pops = list(pops) if pops else load_topology(settings.topology)
         self.vim = LocalVim({"emulated": make_driver("emulated", pops)})
         self._pops = pops
+        self._settings = settings
         self._reconcile()
         self._start_plugin(settings)
 
     def _driver(self, vim: str):
         if vim not in self.vim.drivers and vim == "docker":
-            self.vim.drivers["docker"] = make_driver("docker", self._pops, store=self._store)
+            images = self._settings.docker_images
+            image_map = yaml.safe_load(images.read_text()) if images else None
+            self.vim.drivers["docker"] = make_driver("docker", self._pops, store=self._store, image_map=image_map)
+            log.info("docker VIM reconciled: %s", self.vim.drivers["docker"].last_reconcile)
         return self.vim.driver(vim)
 
     def _reconcile(self) -> None:

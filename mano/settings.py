@@ -26,6 +26,7 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: every VNF instance gets its |
 |                           |                                              | actor; on-demand: only for single-VNF work|
 | MANO_MONITORING_PERIOD_S  | 5                                            | health/rule check period; 0 turns it off  |
+| MANO_DOCKER_IMAGES        | (unset: every VDU runs the busybox image)    | YAML map vm_image -> local Docker image   |
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class Settings:
     placement_timeout_s: float = 10.0
     vnf_actors: str = "per-instance"
     monitoring_period_s: float = 5.0
+    docker_images: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
