@@ -21,8 +21,9 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from _common import save  # noqa: E402
+# Run as a file, bench/ would be sys.path[0] and its placement.py would shadow the package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+from bench._common import save  # noqa: E402
 
 REPO = HERE.parent
 SONATA = Path(__import__("os").environ.get("MANO_SHARED", REPO.parent / "shared")) / "fixtures" / "sonata"

@@ -22,10 +22,11 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests" / "runtime"))
+# Run as a file, bench/ would be sys.path[0] and its placement.py would shadow the package.
+sys.path[0] = str(HERE.parent)
+sys.path.insert(1, str(HERE.parent / "tests" / "runtime"))
 import yaml  # noqa: E402
-from _common import save, summary  # noqa: E402
+from bench._common import save, summary  # noqa: E402
 
 DEMO = HERE.parent / "examples" / "sonata-demo"
 
@@ -61,7 +62,7 @@ def main():
     parser.add_argument("--creates", type=int, default=30)
     args = parser.parse_args()
 
-    import bus_echo
+    from bench import bus_echo
     import mano
     from actors.runtime import start_gateway
     from gatekeeper import Gatekeeper

@@ -21,8 +21,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pss_mb, save, summary  # noqa: E402
+# Run as a file, bench/ would be sys.path[0] and its placement.py would shadow the package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+from bench._common import pss_mb, save, summary  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "sonata-demo"
