@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -144,7 +145,9 @@ class Service:
 
     def _request(self, op_type: OperationType, params: Mapping[str, Any], wait: bool,
                  operation_id: str | None, timeout: float | None) -> "Service":
-        op = self._rt.call("slm", "request", self.id, op_type.value, dict(params), operation_id=operation_id)
+        # The id is chosen here, so a call retried after an SLM restart is the same operation.
+        op = self._rt.call("slm", "request", self.id, op_type.value, dict(params),
+                           operation_id=operation_id or str(uuid.uuid4()))
         self.last_operation = op["id"]
         if wait:
             self.wait(op["id"], timeout)
@@ -200,7 +203,7 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
     package = _package(nsd, vnfds, rt.settings)
     params = {"pinned": dict(pinned)} if pinned else {}
     op = rt.call("slm", "instantiate", package.nsd.to_dict(), [v.to_dict() for v in package.unique_vnfds],
-                 vim=vim, operation_id=operation_id, user_data=user_data, params=params)
+                 vim=vim, operation_id=operation_id or str(uuid.uuid4()), user_data=user_data, params=params)
     service = Service(op["service_id"], rt, last_operation=op["id"])
     if wait:
         service.wait(op["id"], timeout)

@@ -44,6 +44,13 @@ class ServiceController:
         op = self.store.operations.get(operation_id)
         if op.state.is_final:
             return op
+        record = self.store.services.find_one(self.service_id)
+        if record is None or (record.current_operation != op.id and not op.steps):
+            # Admission was interrupted (the SLM died between recording the operation and
+            # claiming the service): the request was never applied, so it must not run now.
+            reason = "admission was interrupted before the service took the request; it was not applied"
+            return self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=reason)
+                                                if not o.state.is_final else o)
         log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
         return self.runner.run(op, self.workflows.steps(op.type), finalize=self._finalize)
 

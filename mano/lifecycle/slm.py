@@ -42,22 +42,26 @@ class ServiceLifecycleManager:
                     service_id: str | None = None, user_data: Mapping[str, Any] | None = None,
                     params: Mapping[str, Any] | None = None) -> OperationRecord:
         """Record a new service (INSTANTIATING) and its instantiate operation."""
-        if operation_id is not None:
-            existing = self.store.operations.find_one(operation_id)
-            if existing is not None:
-                return self._same_request(existing, OperationType.INSTANTIATE, None)
-        service_id = service_id or str(uuid.uuid4())
-        op = OperationRecord(id=operation_id or str(uuid.uuid4()), type=OperationType.INSTANTIATE,
-                             service_id=service_id, request=dict(params or {}))
-        service = ServiceRecord(
-            id=service_id, name=package.nsd.name, nsd=package.nsd.to_dict(),
-            vnfds=tuple(v.to_dict() for v in package.unique_vnfds), state=ServiceState.INSTANTIATING, vim=vim,
-            current_operation=op.id, user_data=dict(user_data or {}))
-        try:
-            op = self.store.operations.insert(op)
-        except DuplicateRecordError:  # the same id raced in: answer as for a repeat
-            return self._same_request(self.store.operations.get(op.id), OperationType.INSTANTIATE, None)
-        self.store.services.insert(service)
+        existing = self.store.operations.find_one(operation_id) if operation_id is not None else None
+        if existing is not None:
+            self._same_request(existing, OperationType.INSTANTIATE, None)
+            op = existing
+        else:
+            op = OperationRecord(id=operation_id or str(uuid.uuid4()), type=OperationType.INSTANTIATE,
+                                 service_id=service_id or str(uuid.uuid4()), request=dict(params or {}))
+            try:
+                op = self.store.operations.insert(op)
+            except DuplicateRecordError:  # the same id raced in: answer as for a repeat
+                return self._same_request(self.store.operations.get(op.id), OperationType.INSTANTIATE, None)
+        if not op.state.is_final and self.store.services.find_one(op.service_id) is None:
+            # New, or a repeat of a request whose admission was cut short: record the service.
+            try:
+                self.store.services.insert(ServiceRecord(
+                    id=op.service_id, name=package.nsd.name, nsd=package.nsd.to_dict(),
+                    vnfds=tuple(v.to_dict() for v in package.unique_vnfds), state=ServiceState.INSTANTIATING,
+                    vim=vim, current_operation=op.id, user_data=dict(user_data or {})))
+            except DuplicateRecordError:
+                pass  # a concurrent repeat recorded it
         return op
 
     # --- everything else ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ recognises leaked ones.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -21,7 +22,7 @@ from mano.errors import ManoError
 from mano.records import SpecificManagerRecord
 from ssm.models import ManagerType, SmContext
 
-__all__ = ["Runner", "SmCallTimeout", "SmInstanceName", "SmLaunch", "SmStartError", "SmUnavailable"]
+__all__ = ["LazyRunner", "Runner", "SmCallTimeout", "SmInstanceName", "SmLaunch", "SmStartError", "SmUnavailable"]
 
 
 class SmStartError(ManoError):
@@ -142,3 +143,62 @@ class Runner(Protocol):
     def stop_instance(self, instance: SmInstanceName) -> None:
         """Stop an instance known only by name (a leaked one); idempotent."""
         ...
+
+
+class LazyRunner:
+    """A runner built on first use; if building fails (no dockerd), its SMs fail to start with
+    the reason, and nothing is reported running."""
+
+    def __init__(self, build: Any, what: str = "runner"):
+        self._build = build
+        self._what = what
+        self._runner: Runner | None = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    def get(self, *, create: bool = True) -> Runner | None:
+        """The runner (built now if needed and ``create``), or None when unavailable."""
+        with self._lock:
+            if self._runner is None and create:
+                try:
+                    self._runner = self._build()
+                    self._error = None
+                except Exception as exc:  # noqa: BLE001 - reported on each start
+                    self._error = f"{self._what} unavailable: {type(exc).__name__}: {exc}"
+            return self._runner
+
+    def start(self, launch: SmLaunch, *, timeout: float) -> None:
+        runner = self.get()
+        if runner is None:
+            raise SmStartError(self._error or f"{self._what} unavailable")
+        runner.start(launch, timeout=timeout)
+
+    def call(self, launch: SmLaunch, body: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        runner = self.get(create=False)
+        if runner is None:
+            raise SmUnavailable(self._error or f"{self._what} unavailable")
+        return runner.call(launch, body, timeout=timeout)
+
+    def alive(self, launch: SmLaunch) -> bool:
+        runner = self.get()
+        return runner is not None and runner.alive(launch)
+
+    def stop(self, launch: SmLaunch) -> None:
+        runner = self.get()
+        if runner is not None:
+            runner.stop(launch)
+
+    def running(self) -> list[SmInstanceName]:
+        runner = self.get()
+        return runner.running() if runner is not None else []
+
+    def stop_instance(self, instance: SmInstanceName) -> None:
+        runner = self.get()
+        if runner is not None:
+            runner.stop_instance(instance)
+
+    def close(self) -> None:
+        """Close the runner if it was built and can be closed."""
+        runner = self.get(create=False)
+        if runner is not None and hasattr(runner, "close"):
+            runner.close()

@@ -63,7 +63,7 @@ def parse_request(sm_type: SmType, kind: str, payload: Mapping[str, Any]) -> Bas
     try:
         return model.model_validate(dict(payload))
     except pydantic.ValidationError as exc:
-        raise SmRequestError(f"{sm_type.value} {kind} payload: {_describe(exc)}") from None
+        raise SmRequestError(f"{sm_type.value} {kind} payload: {_describe(exc, 'payload')}") from None
 
 
 def validate_answer(sm_type: SmType, kind: str, request: BaseModel, answer: Any) -> Any:
@@ -79,11 +79,11 @@ def validate_answer(sm_type: SmType, kind: str, request: BaseModel, answer: Any)
         raise InvalidAnswer(_describe(exc)) from None
 
 
-def _describe(exc: pydantic.ValidationError) -> str:
+def _describe(exc: pydantic.ValidationError, root: str = "answer") -> str:
     parts = []
     for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+        where = ".".join(str(p) for p in error.get("loc", ())) or root
+        parts.append(f"{where}: {error['msg']}")
     text = "; ".join(parts)
     return text if len(text) <= _MAX_REASON else text[:_MAX_REASON - 3] + "..."
 

@@ -191,3 +191,15 @@ def test_engine_placement_balances_load_and_honours_pins(store, demo):
     pinned = harness.instantiate(demo, params={"pinned": {"vnf_iperf": "pop-2"}})
     iperf = next(v for v in store.services.get(pinned.service_id).vnf_instances if v.vnf_id == "vnf_iperf")
     assert iperf.pop == "pop-2"
+
+
+def test_an_operation_whose_admission_was_interrupted_is_not_applied(harness, demo, store):
+    from mano.records import OperationRecord
+    op = harness.instantiate(demo)
+    # the SLM recorded a terminate but died before the service took it
+    orphan = store.operations.insert(OperationRecord(id="orphan", type=OperationType.TERMINATE, service_id=op.service_id))
+    result = harness.run(orphan)
+    assert result.state == OperationState.FAILED and "not applied" in result.error
+    assert store.services.get(op.service_id).state == ServiceState.READY
+    gone = store.operations.insert(OperationRecord(id="gone", type=OperationType.INSTANTIATE, service_id="never-stored"))
+    assert harness.run(gone).state == OperationState.FAILED
