@@ -13,6 +13,7 @@ from actors.plugin import PluginActor
 from mano.lifecycle.monitoring import MonitoringCore
 from mano.lifecycle.states import OperationType
 from mano.settings import Settings
+from mano.sm.payloads import monitor_payload
 from mano.store.client import connect
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class Monitoring(PluginActor):
             smr = ray.get_actor(naming.SMR, namespace=naming.NAMESPACE)
         except ValueError:
             return None
-        outcome = calls.get(smr.ssm.remote(service_id, "monitor", {"alert": alert}), timeout=30, what="smr.ssm")
+        outcome = calls.get(smr.ssm.remote(service_id, "monitor", monitor_payload(alert)), timeout=30,
+                            what="smr.ssm")
         if not getattr(outcome, "used", False):
             return None
         answer = outcome.result or {}

@@ -19,6 +19,7 @@ from actors.monitoring import Monitoring
 from actors.placement import PlacementExecutive, PlacementPlugin
 from actors.plugin_manager import PluginManager
 from actors.slm import ServiceLifecycleManagerActor
+from actors.smr import SpecificManagerRegistry
 from mano.settings import Settings
 from mano.vim.base import Pop
 
@@ -32,6 +33,7 @@ SINGLETONS = (
     (naming.FLM, FunctionLifecycleManager),
     (naming.SLM, ServiceLifecycleManagerActor),
     (naming.MONITORING, Monitoring),
+    (naming.SMR, SpecificManagerRegistry),
 )
 
 

@@ -15,6 +15,7 @@ import ray
 
 from actors.passivation import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
+from actors.smr_port import RaySpecificManagers
 from mano.lifecycle.service import ServiceController
 from mano.settings import Settings
 from mano.store.client import connect
@@ -28,7 +29,7 @@ class ServiceInstance:
         self._store = connect(settings, stop_embedded_on_exit=False)
         infrastructure = RayInfrastructure(settings)
         self.core = ServiceController(service_id, self._store, RayFunctions(settings), infrastructure,
-                                      RayPlacement(settings))
+                                      RayPlacement(settings), sms=RaySpecificManagers(settings))
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._idle = IdleTimer(settings.idle_passivate_s, name=f"service:{service_id}")

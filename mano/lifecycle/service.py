@@ -23,10 +23,10 @@ SUCCESS_STATE = {OperationType.TERMINATE: ServiceState.TERMINATED}
 
 class ServiceController:
     def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
-                 placement: Placement, *, retry: RetryPolicy = RetryPolicy()):
+                 placement: Placement, *, retry: RetryPolicy = RetryPolicy(), sms: Any = None):
         self.service_id = service_id
         self.store = store
-        self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement)
+        self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement, sms)
         self.runner = WorkflowRunner(self.store.operations.update, retry=retry)
 
     def record(self) -> ServiceRecord:
@@ -52,7 +52,7 @@ class ServiceController:
             return self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=reason)
                                                 if not o.state.is_final else o)
         log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
-        return self.runner.run(op, self.workflows.steps(op.type), finalize=self._finalize)
+        return self.runner.run(op, self.workflows.plan, finalize=self._finalize)
 
     def _finalize(self, op: OperationRecord) -> None:
         """Record the service's new state before the operation is announced final."""

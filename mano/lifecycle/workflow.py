@@ -76,13 +76,14 @@ class WorkflowRunner:
 
     def plan(self, op: OperationRecord, steps: list[Step]) -> OperationRecord:
         """Record the step list as PENDING (once: a resumed operation keeps its progress)."""
-        if op.steps:
+        missing = [s for s in steps if op.step(s.name) is None]
+        if not missing:
             return op
-        for step in steps:
+        for step in missing:
             op = op.with_step(step.name, state=StepState.PENDING)
         return self._save(op.model_copy(update={"updated_at": utcnow()}))
 
-    def run(self, op: OperationRecord, steps: list[Step],
+    def run(self, op: OperationRecord, steps: "list[Step] | Callable[[OperationRecord], list[Step]]",
             finalize: Callable[[OperationRecord], None] = lambda op: None) -> OperationRecord:
         """Run (or resume) the operation; return it in a final state.
 
@@ -90,18 +91,24 @@ class WorkflowRunner:
         persisted, so the owner (the service) can record its own outcome first: whoever sees
         the operation final also sees the service in its new state.
         """
-        op = self.plan(op, steps)
+        plan = steps if callable(steps) else (lambda _op: steps)
+        op = self.plan(op, plan(op))
         if op.state.is_final:
             return op
         if op.state == OperationState.ROLLING_BACK:
-            return self._roll_back(op, steps, op.error or "rollback resumed", finalize)
-        for step in steps:
-            progress = op.step(step.name)
-            if progress is not None and progress.state in (StepState.DONE, StepState.SKIPPED):
-                continue
+            return self._roll_back(op, plan(op), op.error or "rollback resumed", finalize)
+        while True:
+            # The plan is asked again after every step: a task SSM may rewrite what follows.
+            current = plan(op)
+            step = next((s for s in current if not _settled(op, s.name)), None)
+            if step is None:
+                break
             op, error = self._run_step(op, step)
             if error is not None:
-                return self._roll_back(op, steps, f"step {step.name} failed: {error}", finalize)
+                return self._roll_back(op, current, f"step {step.name} failed: {error}", finalize)
+        names = {s.name for s in current}
+        for dropped in [s.name for s in op.steps if s.name not in names and s.state == StepState.PENDING]:
+            op = op.with_step(dropped, state=StepState.SKIPPED, message="not in the schedule")
         return self._finish(op.with_state(OperationState.COMPLETED), finalize)
 
     def _finish(self, op: OperationRecord, finalize: Callable[[OperationRecord], None]) -> OperationRecord:
@@ -155,6 +162,11 @@ class WorkflowRunner:
 
     def _persist(self, op: OperationRecord) -> OperationRecord:
         return self._save(op.model_copy(update={"updated_at": utcnow()}))
+
+
+def _settled(op: OperationRecord, name: str) -> bool:
+    progress = op.step(name)
+    return progress is not None and progress.state in (StepState.DONE, StepState.SKIPPED)
 
 
 def _describe(exc: BaseException) -> str:

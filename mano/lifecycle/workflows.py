@@ -12,14 +12,18 @@ from typing import Any, Callable
 
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
-from mano.errors import LifecycleError, StepFailedError
+from mano.errors import LifecycleError, ManoError, StepFailedError
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
                                   PlacementRequest, PlacementUnit)
 from mano.lifecycle.sonata_records import build_nsr
 from mano.lifecycle.states import OperationType, VnfState
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
+from mano.sm.payloads import configure_payload, fsm_payload, placement_payload, task_payload
 from mano.vim.base import Network, NetworkRequest
+
+# What a task SSM may not drop from an instantiation.
+REQUIRED_STEPS = ("place", "deploy_vnfs", "store_records")
 
 STEP_NAMES: dict[OperationType, tuple[str, ...]] = {
     OperationType.INSTANTIATE: ("validate", "place", "create_networks", "deploy_vnfs", "start_vnfs",
@@ -39,12 +43,13 @@ class ServiceWorkflows:
     """Step implementations for one service; ``service()`` always returns the latest record."""
 
     def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
-                 placement: Placement):
+                 placement: Placement, sms: Any = None):
         self.service_id = service_id
         self.store = store
         self.functions = functions
         self.infrastructure = infrastructure
         self.placement = placement
+        self.sms = sms  # the SpecificManagers port (mano.sm.port); None: no SSM/FSM support
 
     # --- plumbing ----------------------------------------------------------------------
     def service(self) -> ServiceRecord:
@@ -58,6 +63,27 @@ class ServiceWorkflows:
         if op_type not in STEP_NAMES:
             raise LifecycleError(f"operation type {op_type.value} is not supported yet")
         return [self._step(op_type, name) for name in STEP_NAMES[op_type]]
+
+    def plan(self, op: Any) -> list[Step]:
+        """The steps of ``op``: the fixed list, with the specific-manager steps when the
+        service declares SMs, reordered by the task SSM once it has answered."""
+        names = list(STEP_NAMES.get(op.type, ()))
+        if not names:
+            raise LifecycleError(f"operation type {op.type.value} is not supported yet")
+        if self.sms is not None and self._declares_sms():
+            if op.type == OperationType.INSTANTIATE:
+                names[1:1] = ["onboard_sms", "task_ssm"]
+                task = op.step("task_ssm")
+                if task is not None and task.result.get("schedule"):
+                    names = names[:3] + list(task.result["schedule"])
+            elif op.type == OperationType.TERMINATE:
+                names.insert(len(names) - 1, "terminate_sms")
+        return [self._step(op.type, name) for name in names]
+
+    def _declares_sms(self) -> bool:
+        record = self.service()
+        return bool(record.nsd.get("service_specific_managers")) or any(
+            v.get("function_specific_managers") for v in record.vnfds)
 
     def _step(self, op_type: OperationType, name: str) -> Step:
         run: Callable[[StepContext], Any] = getattr(self, f"{name}_{op_type.value}", None) or getattr(self, name)
@@ -100,9 +126,56 @@ class ServiceWorkflows:
             pops=tuple(self.infrastructure.list_pops(record.vim)),
             pinned={u.instance_id: pins[u.vnf_id] for u in units if u.vnf_id in pins},
             blacklist=tuple(ctx.request.get("blacklist") or ()), policy=ctx.request.get("policy", "load balanced"))
-        mapping = self.placement.place(request)
+        override = self._ssm("placement", placement_payload(request))
+        mapping = override.result if override.used else self.placement.place(request)
         instances = [{"id": u.instance_id, "vnf_id": u.vnf_id, "pop": mapping[u.instance_id]} for u in units]
-        return {"instances": instances}
+        return {"instances": instances, **_recorded(override)}
+
+    # --- specific managers -------------------------------------------------------------------
+    def _ssm(self, kind: str, payload: dict[str, Any]) -> Any:
+        """Ask the service's SSM of that kind; an outcome with ``used=False`` means: default."""
+        from mano.sm.port import SmOutcome
+        if self.sms is None or not self._declares_sms():
+            return SmOutcome(used=False, reason="absent")
+        return self.sms.ssm(self.service_id, kind, payload)
+
+    def onboard_sms(self, ctx: StepContext) -> dict[str, Any]:
+        package = self.package()
+        try:
+            records = self.sms.onboard(self.service_id, package.nsd.to_dict(),
+                                       {k: v.to_dict() for k, v in package.vnfds.items()})
+        except ManoError as exc:  # SMs are optional behaviour: without them the defaults run
+            return {"specific_managers": [], "fallback": f"specific managers unavailable: {exc}"}
+        return {"specific_managers": [f"{r.get('sm_type')}:{r.get('sm_id')} {r.get('status')}" for r in records]}
+
+    def undo_onboard_sms(self, ctx: StepContext) -> None:
+        self.sms.terminate(self.service_id)
+
+    def task_ssm(self, ctx: StepContext) -> dict[str, Any]:
+        rest = list(STEP_NAMES[OperationType.INSTANTIATE][1:])
+        override = self._ssm("task", task_payload(rest, REQUIRED_STEPS))
+        return {"schedule": list(override.result["schedule"]) if override.used else rest, **_recorded(override)}
+
+    def terminate_sms(self, ctx: StepContext) -> dict[str, Any]:
+        errors = _best_effort(lambda: self.sms.terminate(self.service_id))
+        return {"errors": errors}
+
+    def _fsm_each(self, kind: str, ids: list[str]) -> dict[str, Any]:
+        """Run the VNFs' FSMs of that kind (start/stop/...), recording each outcome."""
+        if self.sms is None or not self._declares_sms():
+            return {}
+        record = self.service()
+        outcomes = {}
+        for instance_id in ids:
+            instance = record.vnf_instance(instance_id)
+            if instance is None:
+                continue
+            vnfr = self.store.vnfr.find_one(instance_id)
+            outcome = self.sms.fsm(self.service_id, instance.vnf_id, kind, fsm_payload(
+                instance.vnf_id, instance_id, vnfd=self.package().vnfd(instance.vnf_id).to_dict(),
+                vnfr=vnfr.to_sonata() if vnfr else None))
+            outcomes[instance_id] = _recorded(outcome)
+        return {"fsm": outcomes} if outcomes else {}
 
     def create_networks(self, ctx: StepContext) -> dict[str, Any]:
         record, nsd = self.service(), self.package().nsd
@@ -134,18 +207,28 @@ class ServiceWorkflows:
 
     def start_vnfs(self, ctx: StepContext) -> dict[str, Any]:
         ids = [p["id"] for p in self._planned(ctx)]
+        fsm = self._fsm_each("start", ids)
         self.functions.start(self._actions(ids))
         self.store.services.mutate(self.service_id, lambda s: _set_state(s, ids, VnfState.RUNNING))
-        return {"started": ids}
+        return {"started": ids, **fsm}
 
     def configure_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+        record = self.service()
         if ctx.operation.type == OperationType.RECONFIGURE:
-            ids = [v.id for v in self.service().vnf_instances if v.state != VnfState.TERMINATED]
+            ids = [v.id for v in record.vnf_instances if v.state != VnfState.TERMINATED]
             payload = dict(ctx.request.get("payload") or {})
         else:
             ids, payload = [p["id"] for p in self._planned(ctx)], {}
-        self.functions.configure(self._actions(ids, networks=self._networks(), **payload))
-        return {"configured": ids}
+        functions = [{"vnf_id": v.vnf_id, "instance_id": v.id, "pop": v.pop}
+                     for v in record.vnf_instances if v.id in ids]
+        override = self._ssm("configure", configure_payload(ctx.operation.type.value, functions,
+                                                             networks=self._networks(), params=payload))
+        per_vnf = override.result if override.used else {}
+        actions = [FunctionAction(self.service_id, f["instance_id"], {
+            "networks": self._networks(), **payload,
+            **(per_vnf.get(f["instance_id"]) or per_vnf.get(f["vnf_id"]) or {})}) for f in functions]
+        self.functions.configure(actions)
+        return {"configured": ids, **({"config": per_vnf} if per_vnf else {}), **_recorded(override)}
 
     def store_records(self, ctx: StepContext) -> dict[str, Any]:
         record, nsd = self.service(), self.package().nsd
@@ -178,8 +261,9 @@ class ServiceWorkflows:
 
     def stop_vnfs(self, ctx: StepContext) -> dict[str, Any]:
         ids = self._victims(ctx)
+        fsm = self._fsm_each("stop", ids)
         errors = _best_effort(lambda: self.functions.stop(self._actions(ids)))
-        return {"stopped": ids, "errors": errors}
+        return {"stopped": ids, "errors": errors, **fsm}
 
     def remove_vnfs(self, ctx: StepContext) -> dict[str, Any]:
         ids = self._victims(ctx)
@@ -209,6 +293,15 @@ class ServiceWorkflows:
                                      networks=_vnf_networks(package.nsd, instance.vnf_id, self._networks()))
         vnfr = self.functions.heal(FunctionAction(self.service_id, instance.id, {"deployment": request}))
         return {"healed": instance.id, "vnfr_version": vnfr.get("version")}
+
+
+def _recorded(outcome: Any) -> dict[str, Any]:
+    """How an override went, for the step's record: who answered, or why the default ran."""
+    if outcome.used:
+        return {"override": outcome.sm_id}
+    if outcome.reason and outcome.reason != "absent":
+        return {"fallback": outcome.reason}
+    return {}
 
 
 def victims_for_scale_in(record: ServiceRecord, request: dict[str, Any]) -> list[str]:

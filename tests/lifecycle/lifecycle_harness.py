@@ -18,9 +18,10 @@ class Harness:
         self.functions = LocalFunctions(store, self.vim)
         self.placement = FirstFitPlacement()
         self.slm = ServiceLifecycleManager(store)
+        self.sms = None  # a SpecificManagers port, for the SSM/FSM tests
 
     def controller(self, service_id):
-        return ServiceController(service_id, self.store, self.functions, self.vim, self.placement)
+        return ServiceController(service_id, self.store, self.functions, self.vim, self.placement, sms=self.sms)
 
     def run(self, op):
         return self.controller(op.service_id).run(op.id)
