@@ -86,6 +86,13 @@ def gather(refs: Sequence[Any], *, timeout: float | None, what: str) -> list[tup
     return out
 
 
+def named(name: str) -> Callable[[], Any]:
+    """A handle getter for the mano actor called ``name`` (looked up on each call, so a
+    restarted actor is found again)."""
+    from actors.naming import NAMESPACE
+    return lambda: ray.get_actor(name, namespace=NAMESPACE)
+
+
 def actor_exists(name: str, namespace: str) -> bool:
     try:
         ray.get_actor(name, namespace=namespace)

@@ -31,9 +31,6 @@ APP_ID = "son-plugin.Gateway"
 PM_TOPIC = "platform.management.plugin"
 
 
-def _named(name: str):
-    return lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
-
 
 class RaySlm:
     """The SLM port of the gateway core: remote calls to the SLM actor."""
@@ -42,10 +39,10 @@ class RaySlm:
         self._timeout = timeout
 
     def instantiate(self, nsd: Any, vnfds: Any, **kwargs: Any) -> dict:
-        return calls.call(_named(naming.SLM), "instantiate", nsd, vnfds, timeout=self._timeout, **kwargs)
+        return calls.call(calls.named(naming.SLM), "instantiate", nsd, vnfds, timeout=self._timeout, **kwargs)
 
     def request(self, service_id: str, op_type: str, params: Any, **kwargs: Any) -> dict:
-        return calls.call(_named(naming.SLM), "request", service_id, op_type, params, timeout=self._timeout, **kwargs)
+        return calls.call(calls.named(naming.SLM), "request", service_id, op_type, params, timeout=self._timeout, **kwargs)
 
 
 @ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1)
@@ -71,7 +68,7 @@ class Gateway(PluginActor):
         threading.Thread(target=self._watch, args=(poll_s,), name="final-replies", daemon=True).start()
         self._start_plugin(settings)
         try:
-            calls.call(_named(naming.PLUGIN_MANAGER), "subscribe", ray.get_runtime_context().current_actor,
+            calls.call(calls.named(naming.PLUGIN_MANAGER), "subscribe", ray.get_runtime_context().current_actor,
                        timeout=10)
         except Exception:  # noqa: BLE001 - status broadcasts are best effort
             log.warning("cannot subscribe to plugin status changes", exc_info=True)
@@ -110,7 +107,7 @@ class Gateway(PluginActor):
     def _on_register(self, message: Message, _delivery: Any) -> None:
         body = message.body or {}
         try:
-            record = calls.call(_named(naming.PLUGIN_MANAGER), "register", str(body.get("name") or ""),
+            record = calls.call(calls.named(naming.PLUGIN_MANAGER), "register", str(body.get("name") or ""),
                                 str(body.get("version") or ""), str(body.get("description") or ""), timeout=10)
             reply = {"status": "OK", "name": record["name"], "version": record["version"],
                      "description": record["description"], "uuid": record["id"], "error": None}
@@ -121,12 +118,12 @@ class Gateway(PluginActor):
     def _on_deregister(self, message: Message, _delivery: Any) -> None:
         plugin_id = (message.body or {}).get("uuid")
         if plugin_id:
-            calls.call(_named(naming.PLUGIN_MANAGER), "deregister", str(plugin_id), timeout=10)
+            calls.call(calls.named(naming.PLUGIN_MANAGER), "deregister", str(plugin_id), timeout=10)
 
     def _on_heartbeat(self, message: Message, _delivery: Any) -> None:
         body = message.body or {}
         if body.get("uuid") and body.get("state"):
-            calls.call(_named(naming.PLUGIN_MANAGER), "heartbeat", str(body["uuid"]), str(body["state"]).upper(),
+            calls.call(calls.named(naming.PLUGIN_MANAGER), "heartbeat", str(body["uuid"]), str(body["state"]).upper(),
                        timeout=10)
 
     def plugin_status(self, plugin_dict: dict) -> None:

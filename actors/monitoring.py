@@ -19,9 +19,6 @@ from mano.store.client import connect
 log = logging.getLogger(__name__)
 
 
-def _named(name: str):
-    return lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
-
 
 @ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
 class Monitoring(PluginActor):
@@ -33,8 +30,8 @@ class Monitoring(PluginActor):
         timeout = settings.step_timeout_s
         self.core = MonitoringCore(
             self._store,
-            stats=lambda vim, vnf: calls.call(_named(naming.INFRASTRUCTURE), "stats", vim, vnf, timeout=timeout),
-            status=lambda vim, vnf: calls.call(_named(naming.INFRASTRUCTURE), "vnf_status", vim, vnf, timeout=timeout),
+            stats=lambda vim, vnf: calls.call(calls.named(naming.INFRASTRUCTURE), "stats", vim, vnf, timeout=timeout),
+            status=lambda vim, vnf: calls.call(calls.named(naming.INFRASTRUCTURE), "vnf_status", vim, vnf, timeout=timeout),
             request=self._request, monitor_ssm=self._monitor_ssm)
         self._lock = threading.Lock()
         self._start_plugin(settings)
@@ -42,7 +39,7 @@ class Monitoring(PluginActor):
             threading.Thread(target=self._loop, args=(settings.monitoring_period_s,), daemon=True).start()
 
     def _request(self, service_id: str, op_type: OperationType, params: dict) -> Any:
-        return calls.call(_named(naming.SLM), "request", service_id, op_type.value, params, timeout=30)
+        return calls.call(calls.named(naming.SLM), "request", service_id, op_type.value, params, timeout=30)
 
     def _monitor_ssm(self, service_id: str, alert: dict) -> Any:
         """Give the alert to the service's monitor SSM when the SMR runs one; None otherwise."""

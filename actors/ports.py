@@ -19,15 +19,11 @@ from mano.vim.base import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployme
 log = logging.getLogger(__name__)
 
 
-def named(name: str):
-    return lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
-
-
 class RayInfrastructure:
     """Infrastructure and Vim ports over the infrastructure adaptor actor."""
 
     def __init__(self, settings: Settings):
-        self._ia = named(naming.INFRASTRUCTURE)
+        self._ia = calls.named(naming.INFRASTRUCTURE)
         self._timeout = settings.step_timeout_s
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -56,7 +52,7 @@ class RayFunctions:
     """The Functions port over the FLM actor (which fans out to the VNF instance actors)."""
 
     def __init__(self, settings: Settings):
-        self._flm = named(naming.FLM)
+        self._flm = calls.named(naming.FLM)
         self._timeout = settings.step_timeout_s
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -88,7 +84,7 @@ class RayPlacement:
     """The Placement port over the placement executive; first fit if the executive is gone."""
 
     def __init__(self, settings: Settings):
-        self._executive = named(naming.PLACEMENT_EXECUTIVE)
+        self._executive = calls.named(naming.PLACEMENT_EXECUTIVE)
         self._timeout = settings.placement_timeout_s + 5
 
     def place(self, request: PlacementRequest) -> Mapping[str, str]:

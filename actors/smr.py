@@ -204,6 +204,13 @@ class SpecificManagerRegistry(PluginActor):
     def reconcile(self) -> dict[str, list[str]]:
         return self.core.reconcile()
 
+    def shutdown(self) -> None:
+        """Close the container runner's gate, firewall rule and bus (SMs keep running; a new
+        SMR finds them by name). Call before killing the actor for a clean exit."""
+        containers = getattr(self, "_containers", None)
+        if containers is not None:
+            containers.close()
+
     def _reconcile_loop(self) -> None:
         while True:
             time.sleep(self._config.reconcile_period_s)
