@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-import ray
 
 from actors import calls, naming
 from mano.lifecycle.first_fit import first_fit

@@ -36,7 +36,8 @@ class ContainerConfig:
     user: str = "65534:65534"          # nobody: no root inside the container
     read_only: bool = True
     network: str = "mano-sm"           # an *internal* bridge: no route out but to the host
-    gate_port: int = 0                 # AMQP gate on the network's gateway; 0 = any free port
+    gate_port: int = 56720             # AMQP gate on the network's gateway (0: any free port). A fixed
+                                       # port lets running SMs reconnect to a restarted SMR
     broker_url: str | None = None      # what containers use instead of the gate (a broker they reach)
     management_url: str | None = None  # RabbitMQ HTTP API; None: http://<broker host>:15672
     start_timeout_s: float = 60.0

@@ -60,7 +60,7 @@ SM_TRANSITIONS: Mapping[SmStatus, frozenset[SmStatus]] = {
 LIVE = frozenset({SmStatus.INSTANTIATED, SmStatus.UPDATED})
 _NOT_FINAL = [SmStatus.ONBOARDED, SmStatus.INSTANTIATED, SmStatus.UPDATED]
 _DEAD_SERVICE = frozenset({ServiceState.TERMINATED, ServiceState.FAILED})
-_ENVELOPE = frozenset({"sm_id", "ssm_type", "fsm_type", "error", "result"})
+_ENVELOPE = frozenset({"sm_id", "sm_version", "ssm_type", "fsm_type", "error", "result"})
 _SM_ERROR_PREFIXES = ("raised ", "invalid answer", "bad request")
 
 
@@ -139,7 +139,7 @@ class RegistryCore:
         launch = SmLaunch.of(record)
         content = request.model_dump(mode="json")
         type_key = "ssm_type" if sm_type is SmType.SSM else "fsm_type"
-        body = {**content, "content": content, type_key: kind, "sm_id": record.sm_id}
+        body = {**content, "content": content, type_key: kind, "sm_id": record.sm_id, "sm_version": record.version}
         try:
             reply = self._runner(launch.image).call(launch, body, timeout=timeout)
         except SmCallTimeout:

@@ -189,7 +189,7 @@ class LazyRunner:
             runner.stop(launch)
 
     def running(self) -> list[SmInstanceName]:
-        runner = self.get()
+        runner = self.get(create=False)  # not built yet: nothing of ours to list (see alive)
         return runner.running() if runner is not None else []
 
     def stop_instance(self, instance: SmInstanceName) -> None:
