@@ -32,7 +32,15 @@ from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind
 from mano.sm.port import DEFAULT_TIMEOUT_S, SmOutcome
 from mano.sm.registry import RegistryCore
-from mano.sm.runner import LazyRunner, Runner, SmCallTimeout, SmInstanceName, SmLaunch, SmStartError, SmUnavailable
+from mano.sm.runner import (
+    LazyRunner,
+    Runner,
+    SmCallTimeout,
+    SmInstanceName,
+    SmLaunch,
+    SmStartError,
+    SmUnavailable,
+)
 from mano.store.client import connect
 from ssm.models import SmContext
 from ssm.runtime import PING, SmLoadError, SmRuntime
@@ -54,7 +62,8 @@ class SmHost:
         self._runtime: SmRuntime | None = None
         self._error: str | None = None
         try:
-            self._runtime = SmRuntime.load(image, SmContext.model_validate(context), extra_sys_path=extra_sys_path)
+            self._runtime = SmRuntime.load(image, SmContext.model_validate(context),
+                                           extra_sys_path=extra_sys_path)
         except SmLoadError as exc:
             self._error = str(exc)
 
@@ -87,9 +96,10 @@ class RayRunner:
             return None
 
     def start(self, launch: SmLaunch, *, timeout: float) -> None:
-        handle = SmHost.options(name=launch.name, namespace=naming.NAMESPACE, lifetime="detached",
-                                get_if_exists=True).remote(launch.image, launch.context().model_dump(mode="json"),
-                                                            list(self._config.python_path))
+        options = {"name": launch.name, "namespace": naming.NAMESPACE, "lifetime": "detached",
+                   "get_if_exists": True}
+        handle = SmHost.options(**options).remote(launch.image, launch.context().model_dump(mode="json"),
+                                                  list(self._config.python_path))
         try:
             info = calls.get(handle.ready.remote(), timeout=timeout, what=f"{launch.name}.ready")
         except ManoError as exc:
@@ -118,7 +128,8 @@ class RayRunner:
         if handle is None:
             return False
         try:
-            calls.get(handle.handle.remote({"ssm_type": PING, "fsm_type": PING}), timeout=5.0, what=launch.name)
+            ping = {"ssm_type": PING, "fsm_type": PING}
+            calls.get(handle.handle.remote(ping), timeout=5.0, what=launch.name)
         except calls.ActorUnavailable:
             return False
         except ManoError:
@@ -173,7 +184,8 @@ class SpecificManagerRegistry(PluginActor):
         self._store = connect(settings, stop_embedded_on_exit=False)
         runners: dict[RunnerKind, Runner] = {RunnerKind.PYTHON: RayRunner(self._config)}
         if self._config.containers_enabled:
-            self._containers = LazyRunner(lambda: _container_runner(settings, self._config), "container runner")
+            self._containers = LazyRunner(lambda: _container_runner(settings, self._config),
+                                          "container runner")
             runners[RunnerKind.CONTAINER] = self._containers
         self.core = RegistryCore(self._store, runners, self._config)
         self._start_plugin(settings)

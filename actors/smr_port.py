@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import ray
-
 from actors import calls, naming
 from mano.settings import Settings
 from mano.sm.port import DEFAULT_TIMEOUT_S, SmOutcome
@@ -27,7 +25,7 @@ class RaySpecificManagers:
     """The port, over the ``smr`` actor (see the module doc)."""
 
     def __init__(self, settings: Settings, *, name: str = naming.SMR):
-        self._smr = lambda: ray.get_actor(name, namespace=naming.NAMESPACE)
+        self._smr = calls.named(name)
         self._timeout = settings.step_timeout_s
 
     def _call(self, method: str, *args: Any, timeout: float) -> Any:
@@ -43,7 +41,8 @@ class RaySpecificManagers:
     def terminate(self, service_id: str) -> None:
         self._call("terminate", service_id, timeout=self._timeout)
 
-    def ssm(self, service_id: str, kind: str, payload: dict, *, timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
+    def ssm(self, service_id: str, kind: str, payload: dict, *,
+            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
         return self._ask("ssm", service_id, kind, dict(payload), timeout, timeout=timeout)
 
     def fsm(self, service_id: str, vnf_id: str, kind: str, payload: dict, *,

@@ -23,5 +23,5 @@ from mano.sm.port import (
     UnknownSmError,
 )
 
-__all__ = ["FSM_KINDS", "SSM_KINDS", "SmError", "SmOutcome", "SmRequestError", "SmUpdateError", "SpecificManagers",
-           "UnknownSmError"]
+__all__ = ["FSM_KINDS", "SSM_KINDS", "SmError", "SmOutcome", "SmRequestError", "SmUpdateError",
+           "SpecificManagers", "UnknownSmError"]

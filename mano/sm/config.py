@@ -10,7 +10,6 @@ import dataclasses
 from pathlib import Path
 
 import ssm
-
 from mano.settings import DEFAULT_BROKER_URL, Settings
 
 __all__ = ["ContainerConfig", "SmrConfig", "default_python_path"]

@@ -85,7 +85,8 @@ class SmSpec:
     def record_options(self) -> dict[str, Any]:
         """What the registry keeps in ``SpecificManagerRecord.options``."""
         return {"types": list(self.kinds), "descriptor_id": self.descriptor_id, "vnf_id": self.vnf_id,
-                "topic": self.topic, "description": self.description, "descriptor_options": dict(self.options)}
+                "topic": self.topic, "description": self.description,
+                "descriptor_options": dict(self.options)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +126,8 @@ def _parse(entries: Any, path: str) -> list[SpecificManager]:
         except pydantic.ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise DescriptorError(error["msg"], path=f"{path}[{index}]{'.' + where if where else ''}") from None
+            field = f".{where}" if where else ""
+            raise DescriptorError(error["msg"], path=f"{path}[{index}]{field}") from None
     return parsed
 
 

@@ -99,7 +99,8 @@ class LocalSpecificManagers:
     def terminate(self, service_id: str) -> None:
         self.core.terminate(service_id)
 
-    def ssm(self, service_id: str, kind: str, payload: dict, *, timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
+    def ssm(self, service_id: str, kind: str, payload: dict, *,
+            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
         return self.core.call(service_id, SmType.SSM, kind, payload, timeout=timeout)
 
     def fsm(self, service_id: str, vnf_id: str, kind: str, payload: dict, *,

@@ -16,7 +16,8 @@ __all__ = ["configure_payload", "fsm_payload", "monitor_payload", "placement_pay
            "task_payload"]
 
 
-def task_payload(schedule: Sequence[str], required: Iterable[str] = (), *, operation: str = "instantiate") -> dict:
+def task_payload(schedule: Sequence[str], required: Iterable[str] = (), *,
+                 operation: str = "instantiate") -> dict:
     """``task``: the step list about to run and the steps an answer must keep."""
     return {"operation": operation, "schedule": list(schedule), "required": list(required)}
 

@@ -106,7 +106,8 @@ class SpecificManagers(Protocol):
         """Stop every SM of the service (SSMs and FSMs); idempotent."""
         ...
 
-    def ssm(self, service_id: str, kind: str, payload: dict, *, timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
+    def ssm(self, service_id: str, kind: str, payload: dict, *,
+            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
         """Ask the service's SSM registered for ``kind`` (task|placement|configure|monitor|state)."""
         ...
 

@@ -48,7 +48,8 @@ __all__ = ["LIVE", "SM_TRANSITIONS", "RegistryCore"]
 log = logging.getLogger(__name__)
 
 SM_TRANSITIONS: Mapping[SmStatus, frozenset[SmStatus]] = {
-    SmStatus.ONBOARDED: frozenset({SmStatus.INSTANTIATED, SmStatus.FAILED, SmStatus.TERMINATED}),
+    SmStatus.ONBOARDED: frozenset({SmStatus.INSTANTIATED, SmStatus.UPDATED, SmStatus.FAILED,
+                                   SmStatus.TERMINATED}),
     SmStatus.INSTANTIATED: frozenset({SmStatus.UPDATED, SmStatus.FAILED, SmStatus.TERMINATED}),
     SmStatus.UPDATED: frozenset({SmStatus.FAILED, SmStatus.TERMINATED}),
     # a failed SM is restarted by the next on-boarding, or replaced by an update
@@ -91,7 +92,8 @@ class RegistryCore:
         self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
 
     # --- port operations ---------------------------------------------------------------
-    def onboard(self, service_id: str, nsd: Mapping[str, Any], vnfds: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    def onboard(self, service_id: str, nsd: Mapping[str, Any],
+                vnfds: Mapping[str, Mapping[str, Any]]) -> list[dict]:
         """On-board and instantiate the service's SMs; return their records (see the port)."""
         discovery = discover(service_id, nsd, vnfds)
         for warning in discovery.warnings:
@@ -102,7 +104,8 @@ class RegistryCore:
             if pending:
                 workers = max(1, min(self.config.parallel_starts, len(pending)))
                 with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sm-start") as pool:
-                    started = dict(zip([r.id for r in pending], pool.map(self._instantiate, pending)))
+                    results = pool.map(self._instantiate, pending)
+                    started = dict(zip([r.id for r in pending], results, strict=True))
                 records = [started.get(r.id, r) for r in records]
         return [r.model_dump(mode="json") for r in records]
 
@@ -139,7 +142,8 @@ class RegistryCore:
         launch = SmLaunch.of(record)
         content = request.model_dump(mode="json")
         type_key = "ssm_type" if sm_type is SmType.SSM else "fsm_type"
-        body = {**content, "content": content, type_key: kind, "sm_id": record.sm_id, "sm_version": record.version}
+        body = {**content, "content": content, type_key: kind, "sm_id": record.sm_id,
+                "sm_version": record.version}
         try:
             reply = self._runner(launch.image).call(launch, body, timeout=timeout)
         except SmCallTimeout:
@@ -153,7 +157,10 @@ class RegistryCore:
             reason = str(error) if str(error).startswith(_SM_ERROR_PREFIXES) else f"answered error: {error}"
             self._note(record, f"{kind}: {reason}")
             return SmOutcome(used=False, sm_id=record.sm_id, reason=reason)
-        answer = reply["result"] if "result" in reply else {k: v for k, v in reply.items() if k not in _ENVELOPE}
+        if "result" in reply:
+            answer = reply["result"]
+        else:  # a SONATA SM that answers with the fields at the top level
+            answer = {k: v for k, v in reply.items() if k not in _ENVELOPE}
         try:
             result = validate_answer(sm_type, kind, request, answer)
         except InvalidAnswer as exc:
@@ -217,7 +224,9 @@ class RegistryCore:
         * SMs of services that are TERMINATED or FAILED, or that have no record (after
           ``orphan_grace_s``), are terminated;
         * INSTANTIATED/UPDATED SMs whose instance is gone (crashed, killed) become FAILED;
-        * running instances no record wants (old generations, terminated SMs) are stopped.
+        * running instances no record wants (old generations, terminated SMs) are stopped, if
+          they belong to a service this registry knows: another registry on the same Ray
+          cluster or Docker host (another store) keeps its own SMs.
         """
         done: dict[str, list[str]] = {"terminated_services": [], "failed": [], "stopped": []}
         by_service: dict[str, list[SpecificManagerRecord]] = defaultdict(list)
@@ -237,6 +246,8 @@ class RegistryCore:
             for instance in self._running(runner):
                 with self._locked(instance.service_id):
                     record = self._repo.by_sm_id(instance.service_id, instance.sm_id)
+                    if record is None and not self._repo.for_owner(instance.service_id):
+                        continue  # a service this registry never saw: another registry's SM
                     wanted = (record is not None and record.status in _NOT_FINAL
                               and record.version == instance.version)
                     if not wanted:
@@ -278,12 +289,15 @@ class RegistryCore:
             self._runner(launch.image).start(launch, timeout=self._start_timeout(launch))
         except SmStartError as exc:
             log.warning("SM %s of %s failed to start: %s", record.sm_id, record.owner_id, exc)
-            return self._repo.mutate(record.id, lambda r: _with_status(r, SmStatus.FAILED, error=str(exc)))
+            error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a runner bug must not leave the record ONBOARDED
             log.exception("SM %s of %s: runner error", record.sm_id, record.owner_id)
             self._stop(launch)
-            return self._repo.mutate(record.id, lambda r: _with_status(
-                r, SmStatus.FAILED, error=f"runner error: {type(exc).__name__}: {exc}"))
+            error = f"runner error: {type(exc).__name__}: {exc}"
+        else:
+            error = None
+        if error is not None:
+            return self._repo.mutate(record.id, lambda r: _with_status(r, SmStatus.FAILED, error=error))
         log.info("SM %s of %s instantiated (%s)", record.sm_id, record.owner_id, launch.image)
         return self._repo.mutate(record.id, lambda r: _with_status(r, SmStatus.INSTANTIATED, error=None))
 

@@ -22,7 +22,8 @@ from mano.errors import ManoError
 from mano.records import SpecificManagerRecord
 from ssm.models import ManagerType, SmContext
 
-__all__ = ["LazyRunner", "Runner", "SmCallTimeout", "SmInstanceName", "SmLaunch", "SmStartError", "SmUnavailable"]
+__all__ = ["LazyRunner", "Runner", "SmCallTimeout", "SmInstanceName", "SmLaunch", "SmStartError",
+           "SmUnavailable"]
 
 
 class SmStartError(ManoError):
@@ -93,8 +94,9 @@ class SmLaunch:
 
     def context(self) -> SmContext:
         """What the SM's constructor gets."""
-        return SmContext(sm_id=self.sm_id, sm_type=self.sm_type, service_id=self.service_id, vnf_id=self.vnf_id,
-                         kinds=self.kinds, options=dict(self.options), version=self.version, image=self.image)
+        return SmContext(sm_id=self.sm_id, sm_type=self.sm_type, service_id=self.service_id,
+                         vnf_id=self.vnf_id, kinds=self.kinds, options=dict(self.options),
+                         version=self.version, image=self.image)
 
     @classmethod
     def of(cls, record: SpecificManagerRecord, *, image: str | None = None,

@@ -101,7 +101,8 @@ def _task(request: TaskRequest, answer: Any) -> dict[str, Any]:
         raise InvalidAnswer(f"schedule repeats {_short(twice)}")
     unknown = [s for s in schedule if s not in request.schedule]
     if unknown:
-        raise InvalidAnswer(f"schedule has unknown steps {_short(unknown)} (allowed: {_short(request.schedule)})")
+        raise InvalidAnswer(f"schedule has unknown steps {_short(unknown)} "
+                            f"(allowed: {_short(request.schedule)})")
     dropped = [s for s in request.required if s not in schedule]
     if dropped:
         raise InvalidAnswer(f"schedule drops required steps {_short(dropped)}")
@@ -138,7 +139,8 @@ def _placement(request: PlacementRequest, answer: Any) -> dict[str, str]:
 def _configure(request: ConfigureRequest, answer: Any) -> dict[str, dict[str, Any]]:
     config = ConfigureResponse.model_validate(answer).root
     if request.functions:
-        known = {f.vnf_id for f in request.functions} | {f.instance_id for f in request.functions if f.instance_id}
+        known = {f.vnf_id for f in request.functions}
+        known |= {f.instance_id for f in request.functions if f.instance_id}
         strangers = [k for k in config if k not in known]
         if strangers:
             raise InvalidAnswer(f"configuration for unknown functions {_short(strangers)}")

@@ -1,0 +1,1 @@
+"""Runnable examples for mano (service packages, specific managers, notebooks)."""
