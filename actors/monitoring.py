@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 
 
 
+def sdk_alert(alert: dict) -> dict:
+    """A SONATA alert (``serviceID``, ``alertname``, ...) in the SSM SDK's Alert shape."""
+    value = alert.get("value")
+    known = {"serviceID", "alertname", "name", "metric", "value", "vnf_id", "functionID", "instance_id"}
+    return {"name": str(alert.get("alertname") or alert.get("name") or "alert"),
+            "metric": alert.get("metric"), "value": value if isinstance(value, (int, float)) else None,
+            "vnf_id": alert.get("vnf_id"), "instance_id": alert.get("functionID") or alert.get("instance_id"),
+            "labels": {k: v for k, v in alert.items() if k not in known}}
+
+
 @ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
 class Monitoring(PluginActor):
     plugin_name = naming.MONITORING
@@ -47,7 +57,7 @@ class Monitoring(PluginActor):
             smr = ray.get_actor(naming.SMR, namespace=naming.NAMESPACE)
         except ValueError:
             return None
-        outcome = calls.get(smr.ssm.remote(service_id, "monitor", monitor_payload(alert)), timeout=30,
+        outcome = calls.get(smr.ssm.remote(service_id, "monitor", monitor_payload(sdk_alert(alert))), timeout=30,
                             what="smr.ssm")
         if not getattr(outcome, "used", False):
             return None

@@ -88,7 +88,10 @@ class MonitoringCore:
                 except ManoError as exc:
                     log.info("monitoring %s: %s", instance.id, exc)
         for alert in raised:
-            self.alert(alert.to_sonata())
+            try:
+                log.info("alert %s: %s", alert.rule, self.alert(alert.to_sonata()))
+            except ManoError as exc:  # e.g. the service is busy: the rule will fire again
+                log.info("alert %s on %s not acted on: %s", alert.rule, alert.service_id, exc)
         return raised
 
     def _watch(self, service: Any, instance: Any, vnfds: dict) -> list[Alert]:
