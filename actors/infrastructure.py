@@ -90,6 +90,10 @@ class InfrastructureAdaptor(PluginActor):
     def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
         return self._driver(vim).vnf_status(vnf_instance_id)
 
+    def deployed_ids(self) -> set[str]:
+        """Every VNF instance any driver runs (placement uses it to retire its reservations)."""
+        return {vnf for driver in self.vim.drivers.values() for vnf in driver.deployments()}
+
     def stats(self, vim: str, vnf_instance_id: str) -> dict[str, float]:
         return self._driver(vim).stats(vnf_instance_id)
 

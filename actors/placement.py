@@ -7,14 +7,17 @@ logs why. Infeasible requests come back as InfeasiblePlacementError with the rea
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Mapping
 
 import ray
 
 from actors import calls, naming
-from actors.plugin import PluginActor
-from mano.lifecycle.first_fit import first_fit
 from actors.placement_search import ray_map
+from actors.plugin import PluginActor
+from mano.errors import InfeasiblePlacementError, PlacementError
+from mano.lifecycle.first_fit import first_fit
+from mano.lifecycle.pending import PendingPlacements
 from mano.lifecycle.ports import PlacementRequest
 from mano.lifecycle.sonata_placement import place_request
 from mano.settings import Settings
@@ -30,12 +33,32 @@ class PlacementPlugin(PluginActor):
     plugin_description = "Placement of VNFs on PoPs (SONATA policies)"
 
     def __init__(self, settings: Settings):
+        self._settings = settings
+        self._lock = threading.Lock()
+        # Placements handed out but not yet deployed: the VIM's usage does not show them, so
+        # concurrent requests would all pick the same emptiest PoP and overflow it.
+        self._pending = PendingPlacements(ttl_s=2 * settings.step_timeout_s)
         self._start_plugin(settings)
 
     def place(self, request: PlacementRequest) -> Mapping[str, str]:
-        """SONATA's policies on the engine; large substrates fan the search out as Ray tasks."""
-        map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
-        return place_request(request, map_fn=map_fn)
+        """SONATA's policies on the engine; large substrates fan the search out as Ray tasks.
+
+        An engine failure other than a proven infeasibility (a solver error, a search that
+        found nothing in time) falls back to first fit, logged with the reason.
+        """
+        with self._lock:
+            deployed = calls.call(calls.named(naming.INFRASTRUCTURE), "deployed_ids", timeout=30)
+            adjusted = self._pending.apply(request, deployed)
+            map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
+            try:
+                mapping = place_request(adjusted, map_fn=map_fn)
+            except InfeasiblePlacementError:
+                raise
+            except PlacementError as exc:
+                log.warning("placement engine failed for %s (%s): first fit", request.service_id, exc)
+                mapping = first_fit(adjusted)
+            self._pending.add(request, mapping)
+            return mapping
 
 
 @ray.remote(num_cpus=0, max_concurrency=16, max_restarts=-1)

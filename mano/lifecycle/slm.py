@@ -82,7 +82,8 @@ class ServiceLifecycleManager:
             self.store.services.mutate(service_id, lambda s: self._claim(s, op))
         except LifecycleError as exc:
             # Lost a race with another request: the refusal stays in the operation history.
-            self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=str(exc)))
+            reason = str(exc)
+            self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=reason))
             raise
         return op
 

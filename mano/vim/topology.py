@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mano.descriptors.loader import format_path, read_document
+from mano.descriptors.loader import format_path
 from mano.errors import DescriptorError
 from mano.vim.base import Pop
 
