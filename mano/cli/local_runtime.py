@@ -1,8 +1,8 @@
 """The runtime the CLI talks to: a background one from ``mano up``, or one for this command.
 
-``mano up`` starts a Ray head (``ray start --head``, dashboard on localhost) and the
-embedded store, both outliving the command, and records the Ray address in
-``MANO_HOME/runtime.json``; later commands find it there and attach.
+``mano up`` starts ``mano.cli.daemon`` in the background: a process that owns an embedded Ray
+and the embedded store and records how to reach them in ``MANO_HOME/runtime.json``; later
+commands find it there and attach; ``mano down`` stops it.
 """
 from __future__ import annotations
 
@@ -28,35 +28,45 @@ def read_info(settings: Settings) -> dict[str, Any] | None:
         return None
 
 
-def _ray_cli() -> str:
-    return str(Path(sys.executable).with_name("ray"))
-
-
 def up(settings: Settings, *, gateway: bool = False) -> dict[str, Any]:
-    import mano
-    from mano.store.client import connect
-
+    """Start the background runtime (``mano.cli.daemon``) unless one is up; return its info."""
+    import time
     info = read_info(settings)
-    if info is None:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        command = [_ray_cli(), "start", "--head", "--disable-usage-stats", "--dashboard-host", "127.0.0.1",
-                   f"--include-dashboard={'true' if settings.dashboard else 'false'}"]
-        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
-        if result.returncode != 0:
-            raise ManoError(f"ray start failed: {result.stderr.strip()[-500:]}")
-        store = connect(settings, stop_embedded_on_exit=False)
-        info = {"ray_address": "auto", "mongo_url": store.url}
-        store.close()
-        _info_file(settings).write_text(json.dumps(info))
-    rt = mano.init(_attached(settings, info))
-    if gateway:
-        from actors import runtime as actor_runtime
-        actor_runtime.start_gateway(rt.settings)
-    return info
+    if info is not None and _alive(info.get("pid")):
+        return info
+    settings.home.mkdir(parents=True, exist_ok=True)
+    _info_file(settings).unlink(missing_ok=True)
+    log = open(settings.home / "runtime.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "mano.cli.daemon", *(["--gateway"] if gateway else [])],
+                               stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        info = read_info(settings)
+        if info is not None:
+            return info
+        if process.poll() is not None:
+            raise ManoError(f"the runtime did not start; see {settings.home / 'runtime.log'}")
+        time.sleep(0.2)
+    process.terminate()
+    raise ManoError(f"the runtime did not start within 180 s; see {settings.home / 'runtime.log'}")
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
 
 
 def _attached(settings: Settings, info: dict[str, Any]) -> Settings:
     import dataclasses
+    # The daemon's Ray uses token auth (token in ~/.ray); a client sends it only in token mode,
+    # which Ray reads when it is first imported: so set it before anything imports ray.
+    if (Path.home() / ".ray" / "auth_token").exists():
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     return dataclasses.replace(settings, ray_address=settings.ray_address or info["ray_address"],
                                mongo_url=settings.mongo_url or info.get("mongo_url"))
 
@@ -81,17 +91,16 @@ def release(rt: Any) -> None:
 
 
 def down(settings: Settings) -> None:
-    import mano
-    from mano.store.embedded import EmbeddedMongo
-
+    """Stop the background runtime (it stops its actors, Ray and the store)."""
+    import signal
+    import time
     info = read_info(settings)
-    if info is not None:
-        try:
-            mano.init(_attached(settings, info))
-            mano.shutdown()
-        except Exception:  # noqa: BLE001 - stop what can be stopped
-            pass
-        subprocess.run([_ray_cli(), "stop", "--force"], capture_output=True)
-        _info_file(settings).unlink(missing_ok=True)
-    if not settings.mongo_url:
-        EmbeddedMongo(settings).stop()
+    pid = info.get("pid") if info else None
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):  # it did not stop in time: its records are safe in the store
+            os.killpg(pid, signal.SIGKILL)
+    _info_file(settings).unlink(missing_ok=True)

@@ -1,0 +1,43 @@
+"""The CLI against a background runtime: ``mano up``, commands that attach to it, ``mano down``."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from paths import EXAMPLES, REPO
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_instantiate_ls_terminate_down(tmp_path):
+    mano_cli = shutil.which("mano")
+    assert mano_cli, "the mano console command is installed by pip install -e ."
+    env = {**os.environ, "MANO_HOME": str(tmp_path), "MANO_DASHBOARD": "0", "COLUMNS": "200",
+           "MANO_MONITORING_PERIOD_S": "0"}
+    env.pop("MANO_MONGO_URL", None)
+
+    def run(*args, timeout=180):
+        return subprocess.run([mano_cli, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    try:
+        up = run("up")
+        assert up.returncode == 0, up.stderr[-2000:]
+        assert (tmp_path / "runtime.json").exists()
+        made = run("instantiate", str(EXAMPLES / "sonata-demo"), "--json")
+        assert made.returncode == 0, made.stderr[-2000:]
+        service = json.loads(made.stdout)["service"]
+        assert service["state"] == "READY"
+        listed = run("ls", "--json")  # a second command finds the service the first one made
+        assert [s["id"] for s in json.loads(listed.stdout)] == [service["id"]]
+        assert run("terminate", service["id"]).returncode == 0
+        ops = json.loads(run("ops", service["id"], "--json").stdout)
+        assert [(o["type"], o["state"]) for o in ops] == [("instantiate", "COMPLETED"), ("terminate", "COMPLETED")]
+        missing = run("show", "no-such-service")
+        assert missing.returncode == 1 and "no service instance 'no-such-service'" in missing.stderr
+    finally:
+        down = run("down")
+    assert down.returncode == 0
+    assert not (tmp_path / "runtime.json").exists()
