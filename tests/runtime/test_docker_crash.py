@@ -67,8 +67,15 @@ def test_runtime_crash_mid_deploy_then_restart_leaves_nothing_orphaned(client, t
     first.wait(30)
     assert client.containers.list(all=True, filters=label), "nothing was deployed before the crash"
 
-    second = subprocess.run([sys.executable, "-c", RESUME, service_id], env=env, cwd=REPO, capture_output=True,
-                            text=True, timeout=400)
+    try:
+        second = subprocess.run([sys.executable, "-c", RESUME, service_id], env=env, cwd=REPO,
+                                capture_output=True, text=True, timeout=400)
+    finally:
+        # the crashed runtime's store server (its own session) outlived it; the resumed runtime
+        # only attached to it, so stop it here
+        from mano.settings import Settings
+        from mano.store.embedded import EmbeddedMongo
+        EmbeddedMongo(Settings(home=tmp_path)).stop()
     statuses = second.stdout.split()
     assert statuses[:1] == ["READY"], second.stdout + second.stderr[-3000:]
     assert statuses[-1] == "TERMINATED"
