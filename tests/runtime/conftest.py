@@ -1,1 +1,1 @@
-from conftest_runtime import rt  # noqa: F401  (the session runtime fixture)
+from conftest_runtime import docker_client, rt  # noqa: F401  (the session fixtures)

@@ -1,7 +1,6 @@
 """One real runtime per test session: embedded Ray, the session's store, all plugin actors."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 import mano
 from mano.settings import Settings
 from mano.vim.base import Pop
+from polling import wait_until  # noqa: F401  (re-exported for the runtime tests)
 
 IDLE_S = 3.0
 
@@ -25,15 +25,17 @@ def rt(mongo_url, tmp_path_factory):
     mano.shutdown()
 
 
-def wait_until(predicate, timeout=20.0, period=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(period)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def used_cores(rt):
     return sum(p.core_used for p in rt.call("infrastructure-adaptor", "list_pops", "emulated"))
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    """A client of the machine's dockerd (``.ci/services`` starts it); skip without one."""
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"dockerd is not running ({exc}); .ci/services starts it")
+    return client

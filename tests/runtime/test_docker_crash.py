@@ -41,17 +41,7 @@ RESUME = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def client():
-    try:
-        c = docker.from_env()
-        c.ping()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"dockerd is not running ({exc}); .ci/services starts it")
-    return c
-
-
-def test_runtime_crash_mid_deploy_then_restart_leaves_nothing_orphaned(client, tmp_path):
+def test_runtime_crash_mid_deploy_then_restart_leaves_nothing_orphaned(docker_client, tmp_path):
     env = {**os.environ, "MANO_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     env.pop("MANO_MONGO_URL", None)
     env.pop("RAY_ADDRESS", None)
@@ -61,11 +51,11 @@ def test_runtime_crash_mid_deploy_then_restart_leaves_nothing_orphaned(client, t
     assert service_id, "the first runtime did not start"
     label = {"label": f"mano.service={service_id}"}
     deadline = time.monotonic() + 120
-    while not client.containers.list(all=True, filters=label) and time.monotonic() < deadline:
+    while not docker_client.containers.list(all=True, filters=label) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(first.pid, signal.SIGKILL)  # the whole runtime dies mid-deploy: driver, Ray, store
     first.wait(30)
-    assert client.containers.list(all=True, filters=label), "nothing was deployed before the crash"
+    assert docker_client.containers.list(all=True, filters=label), "nothing was deployed before the crash"
 
     try:
         second = subprocess.run([sys.executable, "-c", RESUME, service_id], env=env, cwd=REPO,
@@ -79,5 +69,5 @@ def test_runtime_crash_mid_deploy_then_restart_leaves_nothing_orphaned(client, t
     statuses = second.stdout.split()
     assert statuses[:1] == ["READY"], second.stdout + second.stderr[-3000:]
     assert statuses[-1] == "TERMINATED"
-    assert client.containers.list(all=True, filters=label) == []
-    assert client.networks.list(filters=label) == []
+    assert docker_client.containers.list(all=True, filters=label) == []
+    assert docker_client.networks.list(filters=label) == []

@@ -10,7 +10,8 @@ import json
 import uuid
 
 import pytest
-from sm_helpers import PYTHON_PATH, demo_args, placement_payload, pops_payload, sm, task_payload, wait_until
+from polling import wait_until
+from sm_helpers import PYTHON_PATH, demo_args, placement_payload, pops_payload, sm, task_payload
 
 from mano.lifecycle.states import ServiceState
 from mano.records import ServiceRecord

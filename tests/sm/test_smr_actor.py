@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import ray
+from polling import wait_until
 from sm_helpers import (
     PYTHON_PATH,
     demo_args,
@@ -18,7 +19,6 @@ from sm_helpers import (
     pops_payload,
     sm,
     task_payload,
-    wait_until,
 )
 
 from actors import naming
