@@ -1,7 +1,7 @@
 """The function lifecycle manager actor: fans requests out to the VNF instance actors.
 
-It activates ``vnf:<uuid>`` actors (creating them, or finding them again after passivation)
-and runs a batch in parallel; a batch fails as a whole with every failure named, after all
+It activates ``vnf:<uuid>`` actors (creating them, or finding them again after passivation;
+new VNF instances get the ids of warm spare actors, see ``actors.spares``) and runs a batch in parallel; a batch fails as a whole with every failure named, after all
 its calls have ended, so the caller's rollback knows what happened.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import ray
 
-from actors import calls, naming
+from actors import calls, naming, spares
 from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
@@ -36,7 +36,23 @@ class FunctionLifecycleManager(PluginActor):
         self._infrastructure = RayInfrastructure(settings)
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vnf")
         self._vnf_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
+        size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0
+        self.spares = spares.SparePool(size, self._create_spare, lambda handle: handle.claim.remote())
         self._start_plugin(settings)
+        self.spares.fill()
+
+    def _create_spare(self, vnf_instance_id: str) -> Any:
+        return VnfInstance.options(name=naming.vnf_actor(vnf_instance_id), namespace=naming.NAMESPACE,
+                                   lifetime="detached", max_restarts=-1).remote(
+            vnf_instance_id, self._settings, spare=True)
+
+    def new_instance_ids(self, count: int) -> list[str]:
+        """Ids for ``count`` new VNF instances: those of warm spare actors first (actors/spares.py)."""
+        return self.spares.take_ids(count)
+
+    def spare_ids(self) -> list[str]:
+        return self.spares.ids()
 
     def _vnf(self, vnf_instance_id: str) -> Any:
         return VnfInstance.options(name=naming.vnf_actor(vnf_instance_id), namespace=naming.NAMESPACE,

@@ -18,11 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class IdleTimer:
-    def __init__(self, idle_s: float, on_idle: Callable[[], None] | None = None, *, name: str = ""):
+    def __init__(self, idle_s: float, on_idle: Callable[[], None] | None = None, *, name: str = "",
+                 held: bool = False):
+        """``held``: do not count idle time until :meth:`release_hold` (a spare not yet handed out)."""
         self.idle_s = idle_s
         self._on_idle = on_idle or passivate_self
         self._lock = threading.Lock()
-        self._busy = 0
+        self._held = held
+        self._busy = 1 if held else 0
         self._last = time.monotonic()
         self._name = name
         if idle_s > 0:
@@ -36,6 +39,19 @@ class IdleTimer:
             yield
         finally:
             with self._lock:
+                self._busy -= 1
+                self._last = time.monotonic()
+
+    @property
+    def held(self) -> bool:
+        with self._lock:
+            return self._held
+
+    def release_hold(self) -> None:
+        """Start counting idle time (idempotent)."""
+        with self._lock:
+            if self._held:
+                self._held = False
                 self._busy -= 1
                 self._last = time.monotonic()
 

@@ -78,6 +78,9 @@ class RayFunctions:
     def status(self, vnf_instance_id: str) -> str:
         return self._call("status", vnf_instance_id)
 
+    def new_instance_ids(self, count: int) -> list[str]:
+        return self._call("new_instance_ids", count)
+
 
 class RayPlacement:
     """The Placement port over the placement executive; first fit if the executive is gone."""

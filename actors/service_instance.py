@@ -25,14 +25,17 @@ log = logging.getLogger(__name__)
 
 @ray.remote(num_cpus=0, max_concurrency=8)
 class ServiceInstance:
-    def __init__(self, service_id: str, settings: Settings):
+    def __init__(self, service_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
         infrastructure = RayInfrastructure(settings)
         self.core = ServiceController(service_id, self._store, RayFunctions(settings), infrastructure,
                                       RayPlacement(settings), sms=RaySpecificManagers(settings))
         self._running: set[str] = set()
         self._lock = threading.Lock()
-        self._idle = IdleTimer(settings.idle_passivate_s, name=f"service:{service_id}")
+        # A spare (actors/spares.py) waits, without passivating, until it is handed out; an
+        # actor restarted from a spare's arguments is no spare once its service exists.
+        spare = spare and self._store.services.find_one(service_id) is None
+        self._idle = IdleTimer(settings.idle_passivate_s, name=f"service:{service_id}", held=spare)
         pending = self.core.pending_operation()
         if pending is not None:
             log.info("service %s: resuming operation %s", service_id, pending)
@@ -44,12 +47,21 @@ class ServiceInstance:
             if operation_id in self._running:
                 return "RUNNING"
             self._running.add(operation_id)
+        self._idle.release_hold()  # work means it was handed out, even if a restart forgot the claim
         try:
             with self._idle.active():
                 return self.core.run(operation_id).state.value
         finally:
             with self._lock:
                 self._running.discard(operation_id)
+
+    def claim(self) -> None:
+        """Handed out as a new service's actor: from now on an ordinary, passivating instance."""
+        self._idle.release_hold()
+
+    def unclaimed(self) -> bool:
+        """True for a spare nobody has handed out (what a restarted pool owner may stop)."""
+        return self._idle.held
 
     def status(self) -> dict:
         with self._idle.active():

@@ -4,6 +4,9 @@ Admission (and its SONATA error texts) is :class:`mano.lifecycle.slm.ServiceLife
 this shell validates descriptors at the edge, activates ``service:<uuid>`` actors and runs
 the recovery loop: any operation that is not final but whose service actor is gone (killed
 without restart, or lost with a node) gets its actor re-activated, which resumes it.
+
+New services take their id from a warm spare actor when one is ready (``actors.spares``), so
+an instantiation does not wait for a worker process to start.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import ray
 
-from actors import calls, naming
+from actors import calls, naming, spares
 from actors.plugin import PluginActor
 from actors.service_instance import ServiceInstance
 from mano.descriptors.service import load_service
@@ -37,7 +40,11 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = ServiceLifecycleManager(self._store)
+        spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
+        self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
+                                       lambda handle: handle.claim.remote())
         self._start_plugin(settings)
+        self.spares.fill()
         threading.Thread(target=self._recovery_loop, args=(recovery_period_s,), daemon=True).start()
 
     # --- requests ----------------------------------------------------------------------
@@ -46,6 +53,9 @@ class ServiceLifecycleManagerActor(PluginActor):
                     params: Mapping[str, Any] | None = None, service_id: str | None = None) -> dict:
         self._require_running()
         package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
+        if service_id is None and (operation_id is None or self.core.store.operations.find_one(operation_id) is None):
+            spare = self.spares.take()  # unused if admission refuses: claimed, it passivates by itself
+            service_id = spare.id if spare is not None else None
         op = self.core.instantiate(package, vim=vim or self._settings.default_vim, operation_id=operation_id,
                                    user_data=user_data, params=params, service_id=service_id)
         self._activate(op)
@@ -69,6 +79,15 @@ class ServiceLifecycleManagerActor(PluginActor):
                                          get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
             op.service_id, self._settings)
         handle.run.remote(op.id)  # fire and forget: progress is on the operation record
+
+    # --- spares --------------------------------------------------------------------------
+    def _create_spare(self, service_id: str) -> Any:
+        return ServiceInstance.options(name=naming.service_actor(service_id), namespace=naming.NAMESPACE,
+                                       lifetime="detached", max_restarts=-1).remote(
+            service_id, self._settings, spare=True)
+
+    def spare_ids(self) -> list[str]:
+        return self.spares.ids()
 
     # --- recovery ----------------------------------------------------------------------
     def _recovery_loop(self, period_s: float) -> None:

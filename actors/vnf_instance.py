@@ -17,16 +17,19 @@ from mano.store.client import connect
 
 @ray.remote(num_cpus=0, max_concurrency=4)
 class VnfInstance:
-    def __init__(self, vnf_instance_id: str, settings: Settings):
+    def __init__(self, vnf_instance_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = VnfController(vnf_instance_id, self._store.vnfr, RayInfrastructure(settings))
-        self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}")
+        # A spare (actors/spares.py) waits without passivating until the FLM hands its id out.
+        spare = spare and self._store.vnfr.find_one(vnf_instance_id) is None
+        self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}", held=spare)
         # One lifecycle call at a time: a stale deploy from a workflow whose service actor
         # died must finish before the resumed workflow (or a terminate) acts on this VNF.
         self._serial = threading.Lock()
 
     @contextlib.contextmanager
     def _working(self) -> Iterator[None]:
+        self._idle.release_hold()  # work means it was handed out, even if a restart forgot the claim
         with self._idle.active(), self._serial:
             yield
 
@@ -53,6 +56,13 @@ class VnfInstance:
     def heal(self, action: FunctionAction) -> dict[str, Any]:
         with self._working():
             return self.core.heal(action)
+
+    def claim(self) -> None:
+        """Its id was handed out for a new VNF instance: from now on it passivates when idle."""
+        self._idle.release_hold()
+
+    def unclaimed(self) -> bool:
+        return self._idle.held
 
     def status(self) -> str:
         with self._idle.active():

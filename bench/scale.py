@@ -44,7 +44,7 @@ def main():
     parser.add_argument("--idle", type=float, default=3.0)
     args = parser.parse_args()
     import mano
-    from actors.runtime import actor_names
+    from actors.runtime import actor_names, call
     from mano.settings import Settings
     from mano.vim.base import Pop
 
@@ -67,7 +67,8 @@ def main():
             list(pool.map(create, range(args.services)))
         create_s = time.perf_counter() - t0
         time.sleep(args.idle + 3)
-        live_actors = sum(n.startswith(("service:", "vnf:")) for n in actor_names())
+        spares = {f"service:{i}" for i in call("slm", "spare_ids")} | {f"vnf:{i}" for i in call("flm", "spare_ids")}
+        live_actors = sum(n.startswith(("service:", "vnf:")) and n not in spares for n in actor_names())
         idle_mb = runtime_pss_mb()
         sample = ids[:: max(1, len(ids) // max(1, len(ids) // 10))][: max(1, len(ids) // 10)]
         latencies = []
@@ -89,7 +90,7 @@ def main():
     save("scale", {
         "args": vars(args), "services_created": len(ids), "errors": len(errors), "first_errors": errors[:3],
         "create_per_s": round(len(ids) / create_s, 2), "create_s": round(create_s, 1),
-        "live_instance_actors_after_idle": live_actors,
+        "live_instance_actors_after_idle": live_actors, "warm_spares": len(spares),
         "memory_mb": {"runtime_without_services": baseline_mb, "with_services_passivated": idle_mb,
                       "per_passivated_service_kb": round((idle_mb - baseline_mb) * 1024 / max(1, len(ids)), 1),
                       "after_concurrent_scale": busy_mb},

@@ -25,6 +25,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_PLACEMENT_TIMEOUT_S  | 10                                           | placement answer limit before first fit   |
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: every VNF instance gets its |
 |                           |                                              | actor; on-demand: only for single-VNF work|
+| MANO_SPARE_SERVICE_ACTORS | 2                                            | service actors kept started ahead of need |
+|                           |                                              | (0: start each on its first request)      |
+| MANO_SPARE_VNF_ACTORS     | 3                                            | the same for VNF actors (per-instance)    |
 | MANO_MONITORING_PERIOD_S  | 5                                            | health/rule check period; 0 turns it off  |
 | MANO_DOCKER_IMAGES        | (unset: every VDU runs the busybox image)    | YAML map vm_image -> local Docker image   |
 """
@@ -59,6 +62,8 @@ class Settings:
     heartbeat_s: float = 2.0
     placement_timeout_s: float = 10.0
     vnf_actors: str = "per-instance"
+    spare_service_actors: int = 2
+    spare_vnf_actors: int = 3
     monitoring_period_s: float = 5.0
     docker_images: Path | None = None
 

@@ -7,6 +7,8 @@ failure, so a caller knows all that happened before it rolls back.
 """
 from __future__ import annotations
 
+import uuid
+
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from mano.errors import ManoError, StepFailedError
@@ -107,6 +109,9 @@ class LocalFunctions:
 
     def status(self, vnf_instance_id: str) -> str:
         return self.vnf(vnf_instance_id).vim_status()
+
+    def new_instance_ids(self, count: int) -> list[str]:
+        return [str(uuid.uuid4()) for _ in range(count)]
 
 
 class FirstFitPlacement:

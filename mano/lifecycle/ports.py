@@ -74,6 +74,10 @@ class Functions(Protocol):
 
     def status(self, vnf_instance_id: str) -> str: ...
 
+    def new_instance_ids(self, count: int) -> list[str]:
+        """Ids for new VNF instances (the FLM hands out those of actors it has started ahead)."""
+        ...
+
 
 class Infrastructure(Protocol):
     def list_pops(self, vim: str) -> list[Pop]: ...

@@ -7,7 +7,6 @@ rollback) need in their result on the operation record.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any, Callable
 
 from mano.descriptors.models import Nsd, Vnfd
@@ -120,7 +119,8 @@ class ServiceWorkflows:
         else:
             wanted = [nf.vnf_id for nf in package.nsd.network_functions]
             pins = dict(ctx.request.get("pinned") or {})
-        units = tuple(PlacementUnit(str(uuid.uuid4()), vnf_id, package.vnfd(vnf_id).to_dict()) for vnf_id in wanted)
+        ids = self.functions.new_instance_ids(len(wanted))
+        units = tuple(PlacementUnit(i, vnf_id, package.vnfd(vnf_id).to_dict()) for i, vnf_id in zip(ids, wanted))
         request = PlacementRequest(
             service_id=self.service_id, nsd=record.nsd, units=units,
             pops=tuple(self.infrastructure.list_pops(record.vim)),

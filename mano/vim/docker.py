@@ -16,11 +16,14 @@ Design choices:
   containers, other tools) are never touched.
 * **Names follow SONATA** (SONATA.md §4): a container is ``<unit id>-<vnf instance id>``, a
   service network ``<service id>_ns_<vl id>``.
-* **PoPs are separate networks.** Each PoP gets an internal management bridge
-  ``<prefix>_pop_<vim uuid>``, every container of the PoP joins it first, and connection points
-  not bound to a service network get their address there (the emulated VIM's management
-  address). Containers on different PoPs meet only through service networks. A PoP network is
-  created with the first VNF on the PoP and removed with the last one.
+* **PoPs are separate networks.** Each PoP has an internal management bridge
+  ``<prefix>_pop_<vim uuid>``; a container with a connection point bound to no service network
+  (or with none at all) joins it, and such points get their address there (the emulated VIM's
+  management address). A container whose points are all on service networks does not: every
+  network endpoint costs time at container start (about a quarter of a start with the demo's
+  three links), and it would add nothing but an address nobody was given. Containers on
+  different PoPs meet only through service networks. A PoP network is created with the first
+  container that needs it and removed once no VNF on the PoP is left.
 * **Networks are internal bridges** (``internal_networks=True``): VNFs reach each other, not
   the outside world (there is no registry or internet to reach anyway). Subnets are taken from
   ``subnet_pool`` (default ``10.213.0.0/16`` in /24s, skipping any subnet another Docker
@@ -148,7 +151,7 @@ class _UnitSpec:
     mem_limit: int
     labels: dict[str, str]
     networks: dict[str, str]   # connection point -> Docker network name
-    primary_network: str       # the PoP network
+    primary_network: str       # created on it: the PoP network, or its first service network if all points are bound
 
 
 @contextlib.contextmanager
@@ -370,7 +373,8 @@ class DockerVim(VimDriver):
             specs = [self._unit_spec(deployment, unit) for unit in deployment.units]  # may raise, nothing made yet
             self._reserve(deployment)
             try:
-                self._ensure_pop_network(deployment.pop)
+                if any(spec.primary_network == self._pop_network_name(deployment.pop) for spec in specs):
+                    self._ensure_pop_network(deployment.pop)
                 containers = [self._start_unit(spec) for spec in specs]
                 deployed = DeployedVnf(deployment.vnf_instance_id, deployment.pop,
                                        tuple(self._deployed_unit(c) for c in containers))
@@ -412,6 +416,8 @@ class DockerVim(VimDriver):
         pop_network = self._pop_network_name(deployment.pop)
         networks = {cp: deployment.networks.get(cp) or deployment.networks.get(f"{unit.id}:{cp}") or pop_network
                     for cp in unit.connection_points}
+        bound = sorted(set(networks.values()) - {pop_network})
+        primary = pop_network if pop_network in networks.values() or not bound else bound[0]
         labels = {self._labels.driver: DRIVER_ID, self._labels.role: ROLE_UNIT,
                   self._labels.service: deployment.service_id, self._labels.vnf: deployment.vnf_instance_id,
                   self._labels.vdu: unit.id, self._labels.pop: deployment.pop,
@@ -421,7 +427,7 @@ class DockerVim(VimDriver):
         return _UnitSpec(unit=unit, name=_docker_name(f"{unit.id}-{deployment.vnf_instance_id}"), image=image,
                          command=self._command_for(image), nano_cpus=self._nano_cpus(unit.vcpus),
                          mem_limit=self._memory_limit(unit.memory_gb), labels=labels, networks=networks,
-                         primary_network=pop_network)
+                         primary_network=primary)
 
     def _image_for(self, unit: UnitRequest) -> str:
         image = images.resolve_image(unit.image, self._image_map, self._default_image)
@@ -451,7 +457,7 @@ class DockerVim(VimDriver):
         return max(min(requested or self._memory_cap, self._memory_cap), _MIN_MEMORY_BYTES)
 
     def _start_unit(self, spec: _UnitSpec) -> dict[str, Any]:
-        """Create the container on the PoP network, join its service networks, start it."""
+        """Create the container on its primary network, join the others, start it."""
         with _docker_errors(f"starting unit {spec.unit.id} as container {spec.name}"):
             container = self._client.containers.create(
                 spec.image, command=spec.command, name=spec.name, hostname=_docker_name(spec.unit.id)[:63],

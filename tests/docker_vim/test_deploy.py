@@ -66,7 +66,9 @@ def test_two_unit_vnf_runs_as_labelled_limited_connected_containers(make_vim, do
 
         units = {u.unit_id: u for u in deployed.units}
         pop_network = f"mano_pop_{pop}"
-        assert set(vdu01["NetworkSettings"]["Networks"]) == {pop_network, mgmt.id, data.id}
+        # vdu01's points are all on service networks: it does not join the PoP network; vdu02 does.
+        assert set(vdu01["NetworkSettings"]["Networks"]) == {mgmt.id, data.id}
+        assert set(vdu02["NetworkSettings"]["Networks"]) == {pop_network, data.id}
         assert units["vdu01"].addresses == {
             "vdu01:eth0": vdu01["NetworkSettings"]["Networks"][mgmt.id]["IPAddress"],
             "vdu01:eth1": vdu01["NetworkSettings"]["Networks"][data.id]["IPAddress"]}

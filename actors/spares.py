@@ -1,0 +1,112 @@
+"""Warm spare instance actors: an actor process started before the request that needs it.
+
+Starting an actor is starting a Ray worker process: about 0.6 s of CPU on a 2-core machine,
+most of an instantiation's latency. A spare is an instance actor created ahead of time under
+a freshly allocated id (``service:<uuid>``, ``vnf:<uuid>``); a new instance takes a spare's
+id, and its first call lands on a process that is already up. The pool refills as soon as a
+spare is taken, so the start-up cost moves off the request's path. It is still paid: under a
+sustained burst the rate is bounded by how fast Ray starts workers (docs/reliability.md).
+
+A spare holds no state and does not passivate while it waits. Taking it *claims* it: from
+then on it is an ordinary instance actor that passivates when idle, so a spare whose id ends
+up unused (a request refused after the id was taken) goes away by itself. Spares left behind
+by a restart of their pool's owner are still unclaimed, which is how :func:`stop_unclaimed`
+finds them.
+
+:class:`SparePool` is plain Python (``create`` and ``claim`` are injected), testable without Ray.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import uuid
+from typing import Any, Callable, NamedTuple
+
+log = logging.getLogger(__name__)
+
+
+class Spare(NamedTuple):
+    id: str
+    handle: Any
+
+
+class SparePool:
+    """Keep ``size`` spares ready; ``take`` claims one (None when the pool is empty or disabled)."""
+
+    def __init__(self, size: int, create: Callable[[str], Any], claim: Callable[[Any], None],
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
+        self.size = max(0, size)
+        self._create, self._claim, self._new_id = create, claim, new_id
+        self._ready: collections.deque[Spare] = collections.deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return [s.id for s in self._ready]
+
+    def fill(self) -> int:
+        """Create spares up to ``size``; returns how many were created."""
+        created = 0
+        while True:
+            with self._lock:
+                if len(self._ready) >= self.size:
+                    return created
+                spare_id = self._new_id()
+                # create() only schedules the actor (Ray starts it in the background): cheap under the lock.
+                self._ready.append(Spare(spare_id, self._create(spare_id)))
+            created += 1
+
+    def take(self) -> Spare | None:
+        """Claim a ready spare and start its replacement; None if there is none."""
+        with self._lock:
+            spare = self._ready.popleft() if self._ready else None
+        if spare is None:
+            return None
+        self._claim(spare.handle)
+        self.fill()
+        return spare
+
+    def take_ids(self, count: int) -> list[str]:
+        """``count`` ids for new instances: spares' ids first, then fresh ones."""
+        ids = []
+        for _ in range(count):
+            spare = self.take()
+            ids.append(spare.id if spare is not None else self._new_id())
+        return ids
+
+
+def stop_unclaimed(kind: str, *, timeout_s: float = 5.0) -> list[str]:
+    """Stop the unclaimed spares of ``kind`` (``service`` or ``vnf``) on the cluster; their names.
+
+    Call it before the pool owner creates spares of its own: every unclaimed spare then
+    belongs to a previous incarnation, and no one will ever take it.
+    """
+    import ray
+
+    from actors import naming
+    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+             if a.get("namespace") == naming.NAMESPACE and a["name"].startswith(f"{kind}:")]
+    handles = {}
+    for name in names:
+        try:
+            handles[name] = ray.get_actor(name, namespace=naming.NAMESPACE)
+        except ValueError:
+            continue  # gone meanwhile
+    refs = {h.unclaimed.remote(): name for name, h in handles.items()}
+    answered, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s) if refs else ([], [])
+    stopped = []
+    for ref in answered:
+        try:
+            unclaimed = ray.get(ref)
+        except Exception:  # noqa: BLE001 - dead or restarting: not a waiting spare
+            continue
+        if unclaimed:
+            ray.kill(handles[refs[ref]], no_restart=True)
+            stopped.append(refs[ref])
+    if stopped:
+        log.info("stopped %d unclaimed spare %s actors left by a previous run", len(stopped), kind)
+    return stopped

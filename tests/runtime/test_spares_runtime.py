@@ -1,0 +1,67 @@
+"""Warm spare actors on the real runtime: new instances run on processes started ahead."""
+from __future__ import annotations
+
+import pytest
+import ray
+
+import mano
+from paths import EXAMPLES
+
+from conftest_runtime import IDLE_S, wait_until
+
+pytestmark = pytest.mark.integration
+DEMO = EXAMPLES / "sonata-demo"
+
+
+def actor_names():
+    from actors.runtime import actor_names as names
+    return names()
+
+
+def pids(kind, ids):
+    """The worker pid of each spare (waits for it to be up)."""
+    return {i: ray.get(ray.get_actor(f"{kind}:{i}", namespace="mano").pid.remote(), timeout=60) for i in ids}
+
+
+def full_pools(rt):
+    service, vnf = rt.call("slm", "spare_ids"), rt.call("flm", "spare_ids")
+    return (service, vnf) if len(service) == rt.settings.spare_service_actors and \
+        len(vnf) == rt.settings.spare_vnf_actors else None
+
+
+def test_new_service_and_its_vnfs_run_on_the_spares_started_before(rt):
+    wait_until(lambda: full_pools(rt), timeout=30)
+    service_spares, vnf_spares = full_pools(rt)
+    before = pids("service", service_spares) | pids("vnf", vnf_spares)
+
+    svc = mano.instantiate(DEMO)
+    vnf_ids = [v.id for v in svc.record.vnf_instances]
+    assert svc.id == service_spares[0]  # the oldest spare's id became the service's
+    assert sorted(vnf_ids) == sorted(vnf_spares)  # 3 VNFs, 3 spares
+    # ...and the very processes that were started before the request did the work
+    assert pids("service", [svc.id])[svc.id] == before[svc.id]
+    assert pids("vnf", vnf_ids) == {i: before[i] for i in vnf_ids}
+    # the pools refilled with fresh ids
+    service_now, vnf_now = wait_until(lambda: full_pools(rt), timeout=30)
+    assert set(service_now).isdisjoint([svc.id]) and set(vnf_now).isdisjoint(vnf_ids)
+    svc.terminate()
+
+
+def test_a_handed_out_id_that_is_never_used_does_not_leak_its_actor(rt):
+    wait_until(lambda: full_pools(rt), timeout=30)
+    (unused,) = rt.call("flm", "new_instance_ids", 1)
+    assert f"vnf:{unused}" in actor_names()
+    wait_until(lambda: f"vnf:{unused}" not in actor_names(), timeout=IDLE_S + 20)  # passivated as claimed
+
+
+def test_a_restarted_slm_stops_the_spares_it_can_no_longer_hand_out(rt):
+    wait_until(lambda: full_pools(rt), timeout=30)
+    old = set(rt.call("slm", "spare_ids"))
+    pids("service", old)  # up, so the kill below cannot race their start
+    ray.kill(ray.get_actor("slm", namespace="mano"), no_restart=False)  # crash: Ray restarts the SLM
+    wait_until(lambda: not {f"service:{i}" for i in old} & set(actor_names()), timeout=60)
+    new = wait_until(lambda: full_pools(rt), timeout=60)[0]
+    assert old.isdisjoint(new)
+    svc = mano.instantiate(DEMO)  # the restarted SLM admits on its own spares
+    assert svc.id in new
+    svc.terminate()
