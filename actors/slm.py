@@ -42,7 +42,8 @@ class ServiceLifecycleManagerActor(PluginActor):
         self.core = ServiceLifecycleManager(self._store)
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
-                                       lambda handle: handle.claim.remote())
+                                       lambda handle: handle.claim.remote(),
+                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
         self._start_plugin(settings)
         self.spares.fill()
         threading.Thread(target=self._recovery_loop, args=(recovery_period_s,), daemon=True).start()

@@ -37,3 +37,15 @@ def save(name: str, data: dict[str, Any]) -> Path:
     path.write_text(json.dumps(data, indent=2, default=str))
     print(json.dumps(data, indent=2, default=str))
     return path
+
+
+def wait_for_spares(rt):
+    """Block until every warm spare actor is up (an isolated request finds the pools full)."""
+    import ray
+    from actors.runtime import call
+    for kind, owner, size in (("service", "slm", rt.settings.spare_service_actors),
+                              ("vnf", "flm", rt.settings.spare_vnf_actors if rt.settings.vnf_actors == "per-instance" else 0)):
+        deadline = time.monotonic() + 60
+        while len(ids := call(owner, "spare_ids")) < size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ray.get([ray.get_actor(f"{kind}:{i}", namespace="mano").pid.remote() for i in ids], timeout=60)

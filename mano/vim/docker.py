@@ -49,8 +49,9 @@ Design choices:
   become ``TemporaryVimError`` (retryable), everything else ``VimError`` with what was being
   done. Only this module and :mod:`mano.vim.images` import the SDK.
 * **Threads.** One lock guards the accounting (never held across Docker calls), one per VNF
-  instance serialises deploy/remove of the same VNF, and one serialises network creation and
-  removal (Docker does not enforce unique network names).
+  instance serialises deploy/remove of the same VNF, one serialises network creation and
+  removal (Docker does not enforce unique network names), and a semaphore lets one container
+  removal per two host cores reach dockerd at a time (more only contend there).
 """
 from __future__ import annotations
 
@@ -217,6 +218,10 @@ class DockerVim(VimDriver):
         self._lock = threading.Lock()            # accounting below; never held across Docker calls
         self._network_lock = threading.RLock()   # Docker network create/remove
         self._vnf_locks: dict[str, threading.Lock] = {}
+        # Concurrent container removals contend in dockerd: on 2 cores three at once took 0.71 s
+        # against 0.55 s one after the other, so one per two host cores runs at a time. (Starts
+        # gain from overlapping: serialising them cost 0.3 s of the demo's 1.5 s.)
+        self._removal_slots = threading.BoundedSemaphore(max(1, int(self._host_cpus) // 2))
         self._pops = {p.vim_uuid: p for p in pops}
         self._demand: dict[str, tuple[str, float, float]] = {}  # vnf id -> (pop, cores, GB)
         self._deployed: dict[str, DeployedVnf] = {}
@@ -255,30 +260,29 @@ class DockerVim(VimDriver):
     def create_networks(self, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]:
         """One internal bridge per virtual link; existing ones are returned as they are.
 
-        If creating one fails, the networks this call created are removed again.
+        Missing networks are created concurrently (subnets picked from one listing); if one
+        fails, the networks this call created are removed again.
         """
         with self._lock:
             self._services.add(service_id)  # before creating: reconcile must not take them for orphans
-        created: list[str] = []
         with self._network_lock:
             existing = {n["Labels"].get(self._labels.vl): n for n in self._service_networks(service_id)}
-            try:
-                result = []
-                for req in requests:
-                    net = existing.get(req.vl_id)
-                    if net is None:
-                        net = self._create_network(f"{service_id}_ns_{req.vl_id}", req.cidr, {
-                            self._labels.role: ROLE_SERVICE_NETWORK, self._labels.service: service_id,
-                            self._labels.vl: req.vl_id, self._labels.connectivity: req.connectivity_type})
-                        created.append(net["Id"])
-                        existing[req.vl_id] = net
-                    result.append(Network(id=net["Name"], vl_id=req.vl_id, cidr=_subnet_of(net)))
-            except BaseException:
-                for network_id in created:
-                    with contextlib.suppress(VimError):  # the original error matters more
-                        self._remove_network(network_id)
-                raise
-        return result
+            missing = list({req.vl_id: req for req in requests if req.vl_id not in existing}.values())
+            hints = iter(self._free_subnets(sum(req.cidr is None for req in missing)))
+            jobs = [(f"{service_id}_ns_{req.vl_id}", req.cidr, req.cidr or next(hints, None), {
+                self._labels.role: ROLE_SERVICE_NETWORK, self._labels.service: service_id,
+                self._labels.vl: req.vl_id, self._labels.connectivity: req.connectivity_type}) for req in missing]
+            outcomes = _run_all(self._create_network, jobs)
+            failures = [error for _, error in outcomes if error is not None]
+            if failures:
+                for net, _ in outcomes:
+                    if net is not None:
+                        with contextlib.suppress(VimError):  # the original error matters more
+                            self._remove_network(net["Id"])
+                raise failures[0]
+            existing.update({req.vl_id: net for req, (net, _) in zip(missing, outcomes)})
+        return [Network(id=existing[req.vl_id]["Name"], vl_id=req.vl_id, cidr=_subnet_of(existing[req.vl_id]))
+                for req in requests]
 
     def delete_networks(self, service_id: str) -> None:
         """Remove every network labelled with the service, disconnecting its containers first."""
@@ -293,11 +297,12 @@ class DockerVim(VimDriver):
         with _docker_errors("listing networks"):
             return self._client.api.networks(filters=self._labels.selector(**values))
 
-    def _create_network(self, name: str, cidr: str | None, labels: dict[str, str]) -> dict[str, Any]:
-        """Create an (internal) bridge; retries with another subnet if one was taken meanwhile."""
+    def _create_network(self, name: str, cidr: str | None, subnet: str | None,
+                        labels: dict[str, str]) -> dict[str, Any]:
+        """Create an (internal) bridge on ``cidr`` (required) or ``subnet`` (a free one, as far as
+        the caller knew); retries on another free subnet if that one was taken meanwhile."""
         labels = {self._labels.driver: DRIVER_ID, **labels}
         for attempt in range(3):
-            subnet = cidr or self._free_subnet()
             ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
             try:
                 with _docker_errors(f"creating network {name}"):
@@ -308,19 +313,23 @@ class DockerVim(VimDriver):
             except VimError as exc:
                 if cidr or "overlap" not in str(exc).lower() or attempt == 2:
                     raise
+            subnet = next(iter(self._free_subnets(1)), None)  # no lock: the caller may hold it
         raise AssertionError("unreachable")
 
-    def _free_subnet(self) -> str | None:
-        """The first subnet of the pool that no Docker network overlaps (None: let Docker pick)."""
-        if self._subnet_pool is None:
-            return None
+    def _free_subnets(self, count: int) -> list[str]:
+        """``count`` subnets of the pool that no Docker network overlaps (none: let Docker pick)."""
+        if self._subnet_pool is None or count == 0:
+            return []
         with _docker_errors("listing networks"):
             configs = [c for n in self._client.api.networks() for c in (n.get("IPAM") or {}).get("Config") or []]
         used = [ipaddress.ip_network(c["Subnet"], strict=False) for c in configs if c.get("Subnet")]
         used = [u for u in used if u.version == self._subnet_pool.version]
+        free = []
         for candidate in self._subnet_pool.subnets(new_prefix=self._subnet_prefix):
             if not any(candidate.overlaps(u) for u in used):
-                return str(candidate)
+                free.append(str(candidate))
+                if len(free) == count:
+                    return free
         raise VimError(f"the docker VIM's subnet pool {self._subnet_pool} is exhausted")
 
     def _remove_network(self, network: str) -> bool:
@@ -347,7 +356,8 @@ class DockerVim(VimDriver):
             with _docker_errors("listing networks"):
                 found = self._client.api.networks(filters=self._labels.selector(role=ROLE_POP_NETWORK, pop=pop_id))
             if not any(n["Name"] == name for n in found):
-                self._create_network(name, None, {self._labels.role: ROLE_POP_NETWORK, self._labels.pop: pop_id})
+                self._create_network(name, None, next(iter(self._free_subnets(1)), None),
+                                     {self._labels.role: ROLE_POP_NETWORK, self._labels.pop: pop_id})
         return name
 
     def _remove_pop_network_if_unused(self, pop_id: str) -> str | None:
@@ -539,7 +549,7 @@ class DockerVim(VimDriver):
         for container in containers:
             name = container["Name"].lstrip("/")
             try:
-                with _docker_errors(f"removing container {name}"):
+                with self._removal_slots, _docker_errors(f"removing container {name}"):
                     self._client.api.remove_container(container["Id"], force=True, v=True)
                 removed.append(name)
             except VimError as exc:
@@ -700,6 +710,20 @@ class DockerVim(VimDriver):
 
 
 # --- pure helpers -------------------------------------------------------------------------------
+def _run_all(fn: Any, jobs: Sequence[tuple[Any, ...]]) -> list[tuple[Any, Exception | None]]:
+    """``fn(*job)`` for every job concurrently; ``(result, None)`` or ``(None, error)`` each, in order."""
+    if not jobs:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="docker") as pool:
+        futures = [pool.submit(fn, *job) for job in jobs]
+    outcomes: list[tuple[Any, Exception | None]] = []
+    for future in futures:
+        try:
+            outcomes.append((future.result(), None))
+        except Exception as exc:  # noqa: BLE001 - the caller cleans up, then raises the first
+            outcomes.append((None, exc))
+    return outcomes
+
 def _all_running(containers: Iterable[dict[str, Any]]) -> bool:
     return all(c["State"]["Status"] == "running" for c in containers)
 

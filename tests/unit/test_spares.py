@@ -105,3 +105,36 @@ def test_an_unheld_timer_passivates_after_idle_time():
     fired = threading.Event()
     IdleTimer(0.2, fired.set, name="plain")
     assert fired.wait(3)
+
+
+def test_a_delayed_refill_waits_then_fills_every_gap_once():
+    actors = FakeActors()
+    pool = SparePool(3, actors.create, actors.claim, new_id=actors.new_id, refill_delay_s=0.3)
+    pool.fill()
+    pool.take()
+    pool.take()
+    assert len(pool) == 1  # nothing started yet: the request that took them has the cores
+    time.sleep(0.1)
+    assert len(actors.created) == 3
+    deadline = time.monotonic() + 5
+    while len(pool) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pool) == 3 and len(actors.created) == 5  # one refill replaced both
+
+
+def test_refills_wait_while_the_machine_is_busy():
+    actors = FakeActors()
+    busy = threading.Event()
+    busy.set()
+    pool = SparePool(2, actors.create, actors.claim, new_id=actors.new_id, refill_delay_s=0.05,
+                     idle=lambda: not busy.is_set())
+    pool.fill()
+    pool.take()
+    pool.take()
+    time.sleep(0.5)  # ten refill attempts, all while busy
+    assert len(pool) == 0 and len(actors.created) == 2
+    busy.clear()
+    deadline = time.monotonic() + 5
+    while len(pool) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pool) == 2 and len(actors.created) == 4
