@@ -27,6 +27,10 @@ def _fail(exc: BaseException, code: int = 1) -> None:
 @click.version_option(package_name="mano")
 def main() -> None:
     """mano: NFV service orchestration on Ray (SONATA-compatible)."""
+    # stdout carries the command's output only (``--json`` must parse): Ray's driver prints
+    # cluster messages (e.g. raylet warnings) to sys.stdout from a thread, so those go to stderr.
+    console.file = sys.stdout
+    sys.stdout = sys.stderr
 
 
 # --- descriptors ---------------------------------------------------------------------------
