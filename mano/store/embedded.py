@@ -40,6 +40,7 @@ import fcntl
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -65,6 +66,8 @@ PID_FILE = "nx-27017.pid"
 HOST = "127.0.0.1"
 _LOG_ROTATE_BYTES = 5 * 1024 * 1024
 _START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
+_PORT_RANGE = (20000, 32768)  # above Ray's worker ports (10002-19999), below ephemeral ports
+_PREVIOUS_PORT_WAIT_S = 5.0  # a server that just stopped may hold its port a moment longer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +183,15 @@ class EmbeddedMongo:
     def _choose_port(self, previous: ServerState | None) -> int:
         if self._fixed_port is not None:
             return self._fixed_port
-        if previous is not None and _port_is_free(previous.port):
-            return previous.port
+        if previous is not None:
+            deadline = time.monotonic() + _PREVIOUS_PORT_WAIT_S
+            while True:  # clients keep their URL: moving is the last resort
+                if _port_is_free(previous.port):
+                    return previous.port
+                if time.monotonic() > deadline:
+                    log.warning("the store's previous port %d is taken; moving to another", previous.port)
+                    break
+                time.sleep(0.2)
         return _free_port()
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
@@ -344,9 +354,28 @@ def _port_is_free(port: int) -> bool:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    """A free port *below* the kernel's ephemeral range (and above Ray's worker ports).
+
+    A port from the ephemeral range (what ``bind(0)`` gives) can be taken as the local port of
+    any outgoing connection while the server is down, and the restarted server would then have
+    to move, leaving every client with a dead URL (seen under load: 1 s of downtime was enough).
+    """
+    low = _ephemeral_low()
+    candidates = list(range(_PORT_RANGE[0], min(_PORT_RANGE[1], low)))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if _port_is_free(port):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:  # no luck: let the kernel pick
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def _answers_ping(url: str, timeout_s: float) -> bool:

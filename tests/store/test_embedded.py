@@ -234,3 +234,30 @@ def test_pass_settings_not_stores_between_processes(embedded_store: Store, store
         pickle.dumps(embedded_store)
     with pytest.raises(TypeError, match="connect"):
         pickle.dumps(embedded_store.embedded)
+
+
+def test_the_server_port_is_outside_the_ephemeral_range(settings: Settings) -> None:
+    """Outgoing connections take local ports from the ephemeral range: a server port there could
+    be taken while the server is down, and a restart would have to move away from its clients."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    with EmbeddedMongo(settings) as server:
+        port = read_server_state(settings).port
+        assert 20000 <= port < low
+        assert server.url.endswith(f":{port}/?directConnection=true")
+
+
+def test_a_restart_waits_for_its_previous_port_to_be_released(settings: Settings) -> None:
+    with EmbeddedMongo(settings) as first:
+        url = first.url
+        port = read_server_state(settings).port
+    squatter = socket.socket()  # something holds the port for a moment after the stop
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen()
+    release = __import__("threading").Timer(1.0, squatter.close)
+    release.start()
+    try:
+        with EmbeddedMongo(settings) as restarted:
+            assert restarted.url == url  # waited instead of moving away from its clients
+    finally:
+        release.cancel()
+        squatter.close()
