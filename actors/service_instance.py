@@ -13,6 +13,7 @@ import threading
 
 import ray
 
+from actors import naming, spares
 from actors.passivation import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
@@ -36,6 +37,8 @@ class ServiceInstance:
         # actor restarted from a spare's arguments is no spare once its service exists.
         spare = spare and self._store.services.find_one(service_id) is None
         self._idle = IdleTimer(settings.idle_passivate_s, name=f"service:{service_id}", held=spare)
+        if spare:
+            spares.warm_up((naming.FLM, naming.INFRASTRUCTURE, naming.PLACEMENT_EXECUTIVE))
         pending = self.core.pending_operation()
         if pending is not None:
             log.info("service %s: resuming operation %s", service_id, pending)

@@ -117,6 +117,25 @@ class SparePool:
             log.warning("refilling spares failed", exc_info=True)
 
 
+def warm_up(actor_names: tuple[str, ...]) -> None:
+    """Open this worker's connections to the actors it will call, in the background.
+
+    A fresh worker's first call to each actor resolves its address and opens a channel; done
+    while the spare waits, the request that takes it does not pay for it (the place step of a
+    fresh service actor took ~25 ms longer than on a used one).
+    """
+    def run() -> None:
+        import ray
+
+        from actors import naming
+        for name in actor_names:
+            try:
+                ray.get(ray.get_actor(name, namespace=naming.NAMESPACE).ping.remote(), timeout=30)
+            except Exception:  # noqa: BLE001 - only an optimisation: the real call retries
+                log.debug("warm-up ping of %s failed", name, exc_info=True)
+    threading.Thread(target=run, name="spare-warm-up", daemon=True).start()
+
+
 def machine_idle(threshold_percent: float = 60.0, sample_s: float = 0.25) -> bool:
     """True if the machine's CPUs were less than ``threshold_percent`` busy over ``sample_s``."""
     import psutil

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 import ray
 
+from actors import naming, spares
 from actors.passivation import IdleTimer
 from actors.ports import RayInfrastructure
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
@@ -23,6 +24,8 @@ class VnfInstance:
         # A spare (actors/spares.py) waits without passivating until the FLM hands its id out.
         spare = spare and self._store.vnfr.find_one(vnf_instance_id) is None
         self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}", held=spare)
+        if spare:
+            spares.warm_up((naming.INFRASTRUCTURE,))
         # One lifecycle call at a time: a stale deploy from a workflow whose service actor
         # died must finish before the resumed workflow (or a terminate) acts on this VNF.
         self._serial = threading.Lock()

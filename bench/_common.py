@@ -40,7 +40,8 @@ def save(name: str, data: dict[str, Any]) -> Path:
 
 
 def wait_for_spares(rt):
-    """Block until every warm spare actor is up (an isolated request finds the pools full)."""
+    """Block until every warm spare actor is up (an isolated request finds the pools full) and
+    the machine is quiet."""
     import ray
     from actors.runtime import call
     for kind, owner, size in (("service", "slm", rt.settings.spare_service_actors),
@@ -49,3 +50,8 @@ def wait_for_spares(rt):
         while len(ids := call(owner, "spare_ids")) < size and time.monotonic() < deadline:
             time.sleep(0.05)
         ray.get([ray.get_actor(f"{kind}:{i}", namespace="mano").pid.remote() for i in ids], timeout=60)
+    # ...and until the CPUs are quiet: Ray replaces the idle workers a spare took, in the background.
+    import psutil
+    deadline = time.monotonic() + 15
+    while psutil.cpu_percent(interval=0.5) > 25 and time.monotonic() < deadline:
+        pass
