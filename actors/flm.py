@@ -61,50 +61,65 @@ class FunctionLifecycleManager(PluginActor):
             vnf_instance_id, self._settings)
 
     def _batch(self, method: str, items: Sequence[Any], key: Any, arg: Any = lambda item: item) -> list[Any]:
-        if self._settings.vnf_actors == "on-demand" and len(items) > 1:  # a lone item is on-demand work
-            return self._batch_in_process(method, items, key, arg)
-        return self._batch_on_actors(method, items, key, arg)
+        """Run ``method`` for every item in parallel; raise one error naming every failure.
 
-    def _batch_in_process(self, method: str, items: Sequence[Any], key: Any, arg: Any) -> list[Any]:
-        """Run a batch on VnfControllers here, in parallel threads (``vnf_actors=on-demand``).
-
-        A VNF's actor is then activated only for work on that VNF alone (heal, status, FSM
-        events); the VNFR stays the single source of truth either way, so the two paths mix.
+        A lone item is single-VNF work (heal, an FSM event): its actor is activated. In a batch,
+        a VNF whose actor is up (a warm spare it was deployed on, or an active one) is called
+        there; the others run here, so a batch never waits for a worker process to start (a
+        burst of 50 instantiations with an actor start per VNF timed steps out).
         """
+        if len(items) == 1:
+            outcomes = self._on_actors(method, items, arg)
+        else:
+            live = [self._has_actor(item.vnf_instance_id) for item in items]
+            on_actors = [i for i, up in enumerate(live) if up]
+            here = [i for i, up in enumerate(live) if not up]
+            pending = self._pool.submit(self._in_process, method, [items[i] for i in here], arg) if here else None
+            outcomes = [None] * len(items)
+            for i, outcome in zip(on_actors, self._on_actors(method, [items[i] for i in on_actors], arg)):
+                outcomes[i] = outcome
+            for i, outcome in zip(here, pending.result() if pending else []):
+                outcomes[i] = outcome
+        raise_failures(method, len(items), [(key(item), error) for item, (_, error) in zip(items, outcomes)
+                                            if error is not None])
+        return [value for value, _ in outcomes]
+
+    def _has_actor(self, vnf_instance_id: str) -> bool:
+        return calls.actor_exists(naming.vnf_actor(vnf_instance_id), naming.NAMESPACE)
+
+    def _in_process(self, method: str, items: Sequence[Any], arg: Any) -> list[tuple[Any, BaseException | None]]:
+        """Run items on VnfControllers here, in parallel threads, serialised per VNF as its actor
+        would; the VNFR is the single source of truth either way, so the two paths mix."""
         def one(item: Any) -> Any:
             core = VnfController(item.vnf_instance_id, self._store.vnfr, self._infrastructure)
-            with self._vnf_locks[item.vnf_instance_id]:  # serialised per VNF, as its actor would
+            with self._vnf_locks[item.vnf_instance_id]:
                 return getattr(core, method)(arg(item))
         futures = [self._pool.submit(one, item) for item in items]
-        results, errors = [], []
-        for item, future in zip(items, futures):
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        for future in futures:
             try:
-                results.append(future.result(timeout=self._settings.step_timeout_s))
+                outcomes.append((future.result(timeout=self._settings.step_timeout_s), None))
             except ManoError as exc:
-                errors.append((key(item), exc))
-        raise_failures(method, len(items), errors)
-        return results
+                outcomes.append((None, exc))
+        return outcomes
 
-    def _batch_on_actors(self, method: str, items: Sequence[Any], key: Any, arg: Any) -> list[Any]:
+    def _on_actors(self, method: str, items: Sequence[Any], arg: Any) -> list[tuple[Any, BaseException | None]]:
         """Call ``method`` on each item's VNF actor in parallel; retry items whose actor was gone."""
-        results: list[Any] = [None] * len(items)
+        outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(items)
         pending = list(range(len(items)))
         for attempt in range(3):
             refs = [getattr(self._vnf(items[i].vnf_instance_id), method).remote(arg(items[i])) for i in pending]
-            outcomes = calls.gather(refs, timeout=self._settings.step_timeout_s, what=f"vnf.{method}")
-            retry, errors = [], []
-            for i, (value, error) in zip(pending, outcomes):
-                if error is None:
-                    results[i] = value
-                elif isinstance(error, calls.ActorUnavailable) and attempt < 2:
+            retry = []
+            for i, (value, error) in zip(pending, calls.gather(refs, timeout=self._settings.step_timeout_s,
+                                                               what=f"vnf.{method}")):
+                if isinstance(error, calls.ActorUnavailable) and attempt < 2:
                     retry.append(i)  # passivated or crashed between lookup and call
                 else:
-                    errors.append((key(items[i]), error))
-            if errors or not retry:
-                raise_failures(method, len(items), errors)
-                return results
+                    outcomes[i] = (value, error)
+            if not retry:
+                break
             pending = retry
-        return results
+        return outcomes
 
     def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
         return self._batch("deploy", requests, lambda r: f"{r.vnf_id} ({r.vnf_instance_id})")

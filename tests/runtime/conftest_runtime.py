@@ -39,3 +39,10 @@ def docker_client():
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"dockerd is not running ({exc}); .ci/services starts it")
     return client
+
+
+def full_spare_pools(rt):
+    """The spare ids of the SLM and the FLM once both pools are full, else None."""
+    service, vnf = rt.call("slm", "spare_ids"), rt.call("flm", "spare_ids")
+    full = len(service) == rt.settings.spare_service_actors and len(vnf) == rt.settings.spare_vnf_actors
+    return (service, vnf) if full else None

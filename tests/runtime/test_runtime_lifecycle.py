@@ -12,7 +12,7 @@ from mano.errors import AlreadyTerminatedError, DescriptorError, InstanceBusyErr
 from mano.lifecycle.states import OperationState, StepState
 from paths import EXAMPLES
 
-from conftest_runtime import used_cores, wait_until
+from conftest_runtime import full_spare_pools, used_cores, wait_until
 
 pytestmark = pytest.mark.integration
 DEMO = EXAMPLES / "sonata-demo"
@@ -25,11 +25,12 @@ def actor_names():
 
 def test_demo_lifecycle_end_to_end(rt):
     base = used_cores(rt)
+    wait_until(lambda: full_spare_pools(rt), timeout=30)
     svc = mano.instantiate(DEMO)
     assert svc.status == "READY"
     assert f"service:{svc.id}" in actor_names()
     vnf_ids = [v.id for v in svc.record.vnf_instances]
-    assert all(f"vnf:{v}" in actor_names() for v in vnf_ids)  # one actor per VNF instance
+    assert all(f"vnf:{v}" in actor_names() for v in vnf_ids)  # one actor per VNF instance (spares)
     assert svc.nsr["status"] == "normal operation" and len(svc.vnfrs) == 3
     assert used_cores(rt) == base + 3
 

@@ -7,7 +7,7 @@ import ray
 import mano
 from paths import EXAMPLES
 
-from conftest_runtime import IDLE_S, wait_until
+from conftest_runtime import IDLE_S, full_spare_pools as full_pools, wait_until
 
 pytestmark = pytest.mark.integration
 DEMO = EXAMPLES / "sonata-demo"
@@ -21,12 +21,6 @@ def actor_names():
 def pids(kind, ids):
     """The worker pid of each spare (waits for it to be up)."""
     return {i: ray.get(ray.get_actor(f"{kind}:{i}", namespace="mano").pid.remote(), timeout=60) for i in ids}
-
-
-def full_pools(rt):
-    service, vnf = rt.call("slm", "spare_ids"), rt.call("flm", "spare_ids")
-    return (service, vnf) if len(service) == rt.settings.spare_service_actors and \
-        len(vnf) == rt.settings.spare_vnf_actors else None
 
 
 def test_new_service_and_its_vnfs_run_on_the_spares_started_before(rt):
@@ -65,3 +59,19 @@ def test_a_restarted_slm_stops_the_spares_it_can_no_longer_hand_out(rt):
     svc = mano.instantiate(DEMO)  # the restarted SLM admits on its own spares
     assert svc.id in new
     svc.terminate()
+
+
+def test_without_spares_a_batch_runs_in_the_flm_and_single_vnf_work_activates_the_actor(rt):
+    wait_until(lambda: full_pools(rt), timeout=30)
+    rt.call("flm", "new_instance_ids", rt.settings.spare_vnf_actors)  # a burst took every VNF spare
+    svc = mano.instantiate(DEMO)  # (the refill waits a second, and for idle CPUs)
+    assert svc.status == "READY" and len(svc.vnfrs) == 3
+    vnf_ids = [v.id for v in svc.record.vnf_instances]
+    assert not {f"vnf:{v}" for v in vnf_ids} & set(actor_names())  # deployed without starting a process
+    victim = vnf_ids[0]
+    rt.call("infrastructure-adaptor", "crash_vnf", victim)
+    svc.heal(victim)  # single-VNF work: its actor is activated from the VNFR
+    assert f"vnf:{victim}" in actor_names()
+    assert rt.call("flm", "status", victim) == "running"
+    svc.terminate()
+    assert svc.status == "TERMINATED"
