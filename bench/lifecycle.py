@@ -134,6 +134,7 @@ def ray_actor_ceiling(concurrency, total):
 
 def memory(mano, rt):
     import ray
+    wait_for_spares(rt)  # so that per-instance VNFs are deployed on their own actors
     svc = mano.instantiate(DEMO)
     actor = ray.get_actor(f"service:{svc.id}", namespace="mano")
     active_pss = pss_mb(ray.get(actor.pid.remote()))
