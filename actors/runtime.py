@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any, Sequence
 
 import ray
@@ -20,6 +21,7 @@ from actors.placement import PlacementExecutive, PlacementPlugin
 from actors.plugin_manager import PluginManager
 from actors.slm import ServiceLifecycleManagerActor
 from actors.smr import SpecificManagerRegistry
+from mano.errors import ManoError
 from mano.settings import Settings
 from mano.vim.base import Pop
 
@@ -69,6 +71,25 @@ def handle(name: str) -> Any:
 def call(name: str, method: str, *args: Any, timeout: float | None = 60.0, **kwargs: Any) -> Any:
     """Call a plugin actor by name (the public API's only way into the actors)."""
     return calls.call(lambda: handle(name), method, *args, timeout=timeout, **kwargs)
+
+
+def wait_on_service_actor(service_id: str, operation_id: str, timeout_s: float | None) -> bool:
+    """Block on the service actor until the operation is final; False if that cannot be done
+    (no active actor, or it died meanwhile): the caller then polls the record instead."""
+    try:
+        actor = handle(naming.service_actor(service_id))  # never activates a passivated one
+    except ValueError:
+        return False
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while deadline is None or time.monotonic() < deadline:
+        step = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
+        try:
+            state = calls.get(actor.wait_for.remote(operation_id, step), timeout=step + 10, what="wait")
+        except ManoError:
+            return False
+        if state is not None:
+            return True
+    return False
 
 
 def actor_names() -> list[str]:

@@ -4,12 +4,16 @@
 restarted actor (crash, ``ray.kill``) resumes the in-flight operation from its persisted
 step progress in ``__init__``; calls to ``run`` for an operation it is already running are
 no-ops, so the SLM's recovery loop and a restart never run one operation twice.
+
+``wait_for`` lets a caller block until an operation is final instead of polling its record;
+it runs in its own concurrency group, so waiters can never take the threads ``run`` needs.
 """
 from __future__ import annotations
 
 import logging
 import os
 import threading
+import time
 
 import ray
 
@@ -24,7 +28,7 @@ from mano.store.client import connect
 log = logging.getLogger(__name__)
 
 
-@ray.remote(num_cpus=0, max_concurrency=8)
+@ray.remote(num_cpus=0, max_concurrency=8, concurrency_groups={"waiters": 64})
 class ServiceInstance:
     def __init__(self, service_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
@@ -33,6 +37,8 @@ class ServiceInstance:
                                       RayPlacement(settings), sms=RaySpecificManagers(settings))
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._ended = threading.Condition()  # notified, with _generation bumped, when a run ends
+        self._generation = 0
         # A spare (actors/spares.py) waits, without passivating, until it is handed out; an
         # actor restarted from a spare's arguments is no spare once its service exists.
         spare = spare and self._store.services.find_one(service_id) is None
@@ -57,6 +63,30 @@ class ServiceInstance:
         finally:
             with self._lock:
                 self._running.discard(operation_id)
+            with self._ended:
+                self._generation += 1
+                self._ended.notify_all()
+
+    @ray.method(concurrency_group="waiters")
+    def wait_for(self, operation_id: str, timeout_s: float) -> str | None:
+        """The operation's final state once it is final, or None after ``timeout_s``.
+
+        The record decides (it is final once its last transition is persisted); a run ending
+        here wakes the waiters to look again, and they look at least once a second anyway.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._ended:
+                generation = self._generation
+            op = self._store.operations.find_one(operation_id)
+            if op is None or op.state.is_final:
+                return op.state.value if op is not None else None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            with self._ended:
+                if self._generation == generation:  # no run ended since the record was read
+                    self._ended.wait(min(remaining, 1.0))
 
     def claim(self) -> None:
         """Handed out as a new service's actor: from now on an ordinary, passivating instance."""
