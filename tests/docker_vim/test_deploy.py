@@ -167,6 +167,21 @@ def test_deploy_and_remove_are_idempotent_across_driver_restarts(make_vim, docke
     assert vim.vnf_status(deployment.vnf_instance_id) == "failed"  # the first driver lost a VNF it ran
 
 
+def test_a_pop_network_made_by_an_earlier_driver_goes_with_the_last_vnf_on_its_pop(make_vim, docker_client, pops,
+                                                                                  new_id, one_unit_vnf):
+    """The driver skips removing PoP networks it does not know: it must learn those that exist."""
+    pop = pops[0].vim_uuid
+    deployment = one_unit_vnf(new_id("s"))  # its one point is on no service network: it joins the PoP's
+    first = make_vim()
+    first.deploy_vnf(deployment)
+    assert [n["Name"] for n in networks_with(docker_client, first.labels.pop, pop)] == [
+        f"{first.labels.prefix}_pop_{pop}"]
+    restarted = make_vim(reconcile=False)
+    restarted.deploy_vnf(deployment)  # adopts the running VNF
+    restarted.remove_vnf(deployment.service_id, deployment.vnf_instance_id)
+    assert networks_with(docker_client, first.labels.pop, pop) == []
+
+
 def test_remove_and_delete_networks_leave_nothing(make_vim, docker_client, new_id, one_unit_vnf):
     vim = make_vim()
     service_id = new_id("s")
