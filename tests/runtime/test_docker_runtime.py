@@ -42,6 +42,37 @@ def test_demo_on_docker_end_to_end_with_healing(rt, docker_client):
     assert docker_client.networks.list(filters={"label": f"mano.service={svc.id}"}) == []
 
 
+def test_real_cpu_load_crossing_a_rule_scales_out_with_a_new_container(rt, docker_client):
+    """Load made inside the firewall's container, read back through Docker's stats, crosses the
+    VNFD's ``vm_cpu_perc > 10`` rule: the default policy scales the firewall out."""
+    import yaml
+    demo = EXAMPLES / "sonata-demo"
+    nsd = yaml.safe_load((demo / "sonata-demo-nsd.yml").read_text())
+    nsd["auto_scale_policy"] = {"vnf_firewall": {"max_instances": 2}}
+    vnfds = [yaml.safe_load((demo / f).read_text()) for f in ("firewall-vnfd.yml", "iperf-vnfd.yml", "tcpdump-vnfd.yml")]
+    for rule in vnfds[0]["monitoring_rules"]:
+        rule["duration"] = 0  # fire on the first tick that sees the load
+    svc = mano.instantiate(nsd, vnfds, vim="docker", timeout=180)
+    try:
+        assert rt.call("monitoring", "tick") == []  # idle containers cross no rule
+        (firewall,) = [c for c in mano_containers(docker_client, svc.id) if c.labels["mano.vnf-name"] == "firewall-vnf"]
+        firewall.exec_run(["sh", "-c", "while :; do :; done"], detach=True)  # one core busy
+        alerts: list[dict] = []
+        wait_until(lambda: alerts.extend(rt.call("monitoring", "tick")) or alerts, timeout=30)
+        assert {(a["vnf_id"], a["metric"]) for a in alerts} == {("vnf_firewall", "vm_cpu_perc")}
+        assert all(a["value"] > 10 for a in alerts)
+        wait_until(lambda: svc.status == "READY" and len(svc.record.vnf_instances) == 4, timeout=90)
+        (scale,) = [o for o in svc.operations if o.type.value == "scale_out"]
+        assert scale.state.value == "COMPLETED" and scale.request["trigger"]["metric"] == "vm_cpu_perc"
+        firewalls = [c for c in mano_containers(docker_client, svc.id) if c.labels["mano.vnf-name"] == "firewall-vnf"]
+        assert len(firewalls) == 2 and all(c.status == "running" for c in firewalls)
+        assert {c.labels["mano.vnf"] for c in firewalls} == {
+            v.id for v in svc.record.vnf_instances if v.vnf_id == "vnf_firewall"}
+    finally:
+        svc.terminate(timeout=120)
+    assert mano_containers(docker_client, svc.id) == []
+
+
 def test_failed_docker_instantiation_leaves_nothing(rt, docker_client):
     bad = mano.descriptors.load_service(EXAMPLES / "sonata-demo")
     nsd = bad.nsd.to_dict()
