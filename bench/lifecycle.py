@@ -5,7 +5,8 @@ Measures, in one run:
   and the same workflows in-process without Ray (the baseline; the ratio is Ray's cost);
 - latency both isolated (each request waits until the warm spare actors are up, as on a
   runtime that is not saturated) and back to back (the spares' start-up competes for CPU);
-- sustained instantiations per second with 10 and 50 concurrent requests, and, on the same
+- sustained instantiations per second with 10 and 50 concurrent requests (each level starts
+  on a quiet runtime: the previous level's services are terminated first, untimed), and, on the same
   Ray, how many bare actors per second it starts at that concurrency (the ceiling: every new
   instance actor is a new Ray worker process);
 - PSS of an active service instance actor, and the store bytes of a passivated instance;
@@ -79,7 +80,7 @@ def latency(mano, runs, rt=None):
             "service_actor_activation": summary(activation), "deploy_vnfs_step": summary(deploy)}
 
 
-def throughput(mano, concurrency, total):
+def throughput(mano, rt, concurrency, total):
     done, errors = [], []
     lock = threading.Lock()
 
@@ -94,11 +95,17 @@ def throughput(mano, concurrency, total):
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(total)))
     elapsed = time.perf_counter() - t0
-    for sid in done:
+
+    def terminate(sid):
         try:
-            mano.get(sid).terminate(wait=False)
+            mano.get(sid).terminate(timeout=300)
         except Exception as exc:  # noqa: BLE001 - counted and reported
             errors.append(f"terminate: {exc}")
+    # Not timed, but waited for: terminating a passivated service re-activates its actor (a
+    # worker process), and a next level started meanwhile would pay for this level's cleanup.
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(terminate, done))
+    wait_for_spares(rt)
     return {"concurrency": concurrency, "instantiations": len(done), "errors": len(errors),
             "seconds": round(elapsed, 2), "per_second": round(len(done) / elapsed, 2),
             "first_error": errors[0] if errors else None}
@@ -165,7 +172,8 @@ def run_mode(mode, args, mongo_url, home):
         result |= {"latency_isolated": latency(mano, args.runs, rt), "latency": latency(mano, args.runs),
                    "memory": memory(mano, rt)}
         print(mode, result, flush=True)
-        result["throughput"] = [throughput(mano, c, args.total) for c in args.concurrent]
+        wait_for_spares(rt)
+        result["throughput"] = [throughput(mano, rt, c, args.total) for c in args.concurrent]
     finally:
         mano.shutdown()
     return result
