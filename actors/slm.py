@@ -6,22 +6,32 @@ the recovery loop: any operation that is not final but whose service actor is go
 without restart, or lost with a node) gets its actor re-activated, which resumes it.
 
 New services take their id from a warm spare actor when one is ready (``actors.spares``), so
-an instantiation does not wait for a worker process to start.
+an instantiation does not wait for a worker process to start. Under a burst, when no spare is
+left, the SLM runs the instantiation itself (``Settings.burst_in_slm``): starting a worker
+process costs ~0.6 CPU-s here, several times the workflow, and would cap a burst at the rate
+Ray starts processes. Such a service is born passivated: its actor is activated by its next
+request, and if the SLM dies meanwhile, its recovery loop hands the operation to the actor,
+which resumes it from the persisted steps, as after any crash.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
 import ray
 
 from actors import calls, naming, spares
 from actors.plugin import PluginActor
+from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
+from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import load_service
 from mano.errors import LifecycleError
+from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
 from mano.lifecycle.states import OperationType, PluginState
 from mano.records import OperationRecord
@@ -44,6 +54,10 @@ class ServiceLifecycleManagerActor(PluginActor):
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
                                        lambda handle: handle.claim.remote(),
                                        refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
+        self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
+        self._here_lock = threading.Lock()
+        self._here_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slm-burst")
+        self._ports: tuple | None = None  # the service workflows' ports, made on first use
         self._start_plugin(settings)
         self.spares.fill()
         threading.Thread(target=self._recovery_loop, args=(recovery_period_s,), daemon=True).start()
@@ -54,12 +68,28 @@ class ServiceLifecycleManagerActor(PluginActor):
                     params: Mapping[str, Any] | None = None, service_id: str | None = None) -> dict:
         self._require_running()
         package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
+        burst = False
         if service_id is None and (operation_id is None or self.core.store.operations.find_one(operation_id) is None):
             spare = self.spares.take()  # unused if admission refuses: claimed, it passivates by itself
             service_id = spare.id if spare is not None else None
-        op = self.core.instantiate(package, vim=vim or self._settings.default_vim, operation_id=operation_id,
-                                   user_data=user_data, params=params, service_id=service_id)
-        self._activate(op)
+            burst = spare is None and self._settings.burst_in_slm
+        if burst:
+            # Marked before admission records it, so the recovery loop never sees it actor-less.
+            operation_id = operation_id or str(uuid.uuid4())
+            with self._here_lock:
+                burst = operation_id not in self._here  # a twin request with this id runs it already
+                self._here.add(operation_id)
+        try:
+            op = self.core.instantiate(package, vim=vim or self._settings.default_vim, operation_id=operation_id,
+                                       user_data=user_data, params=params, service_id=service_id)
+        except BaseException:
+            if burst:
+                self._here_done(operation_id)
+            raise
+        if burst:
+            self._run_here(op)
+        else:
+            self._activate(op)
         return op.model_dump(mode="json")
 
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
@@ -74,12 +104,43 @@ class ServiceLifecycleManagerActor(PluginActor):
             raise LifecycleError(f"the SLM is {self._plugin_state.value.lower()}; it accepts no requests")
 
     def _activate(self, op: OperationRecord) -> None:
-        if op.state.is_final:
+        if op.state.is_final or self.runs_here(op.id):
             return
         handle = ServiceInstance.options(name=naming.service_actor(op.service_id), namespace=naming.NAMESPACE,
                                          get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
             op.service_id, self._settings)
         handle.run.remote(op.id)  # fire and forget: progress is on the operation record
+
+    def _run_here(self, op: OperationRecord) -> None:
+        """Run a new service's first operation, marked as run here, in this process (see the
+        module docstring)."""
+        if op.state.is_final:
+            self._here_done(op.id)
+            return
+        if self._ports is None:
+            self._ports = (RayFunctions(self._settings), RayInfrastructure(self._settings),
+                           RayPlacement(self._settings), RaySpecificManagers(self._settings))
+        functions, infrastructure, placement, sms = self._ports
+
+        def run() -> None:
+            try:
+                ServiceController(op.service_id, self._store, functions, infrastructure, placement,
+                                  sms=sms).run(op.id)
+            except Exception:  # noqa: BLE001 - the record keeps the progress; recovery resumes it
+                log.warning("operation %s of service %s stopped in the SLM; its actor will resume it",
+                            op.id, op.service_id, exc_info=True)
+            finally:
+                self._here_done(op.id)
+        self._here_pool.submit(run)
+
+    def _here_done(self, operation_id: str | None) -> None:
+        with self._here_lock:
+            self._here.discard(operation_id)
+
+    def runs_here(self, operation_id: str) -> bool:
+        """True while this SLM runs the operation itself (its service has no actor meanwhile)."""
+        with self._here_lock:
+            return operation_id in self._here
 
     # --- spares --------------------------------------------------------------------------
     def _create_spare(self, service_id: str) -> Any:
@@ -103,7 +164,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         """Re-activate the service actors of in-flight operations whose actor is gone."""
         revived = 0
         for op in self.core.in_flight():
-            if not calls.actor_exists(naming.service_actor(op.service_id), naming.NAMESPACE):
+            if not self.runs_here(op.id) and not calls.actor_exists(naming.service_actor(op.service_id), naming.NAMESPACE):
                 log.warning("operation %s on service %s has no actor: re-activating", op.id, op.service_id)
                 self._activate(op)
                 revived += 1

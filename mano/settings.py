@@ -68,6 +68,7 @@ class Settings:
     vnf_actors: str = "per-instance"
     spare_service_actors: int = 2
     spare_vnf_actors: int = 3
+    burst_in_slm: bool = True
     monitoring_period_s: float = 5.0
     docker_images: Path | None = None
 

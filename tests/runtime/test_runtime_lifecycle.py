@@ -92,6 +92,7 @@ def _kill_process_of(name):
 @pytest.mark.parametrize("how", ["crash", "ray.kill"])
 def test_service_actor_killed_mid_operation_resumes(rt, how):
     base = used_cores(rt)
+    wait_until(lambda: full_spare_pools(rt), timeout=60)  # so that the service has its own actor
     rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "tcpdump-vnf", "delay_s": 2.0, "fail": False})
     svc = mano.instantiate(DEMO, wait=False)
     wait_until(lambda: (rt.store.operations.get(svc.last_operation).step("deploy_vnfs") or None)
@@ -154,3 +155,41 @@ def test_monitoring_rule_triggers_scale_out_and_records_show_it(rt):
     assert scale and scale[0].state == OperationState.COMPLETED
     assert scale[0].request["trigger"]["metric"] == "vm_cpu_perc"
     svc.terminate()
+
+
+def test_a_burst_beyond_the_spares_runs_in_the_slm_and_its_actor_comes_later(rt):
+    base = used_cores(rt)
+    (spare_ids, _) = wait_until(lambda: full_spare_pools(rt), timeout=60)
+    burst = [mano.instantiate(DEMO, wait=False) for _ in range(len(spare_ids) + 1)]
+    assert [s.id for s in burst[:-1]] == list(spare_ids)  # the spares went first
+    assert all(s.wait(timeout=60).state == OperationState.COMPLETED for s in burst)
+    last = burst[-1]
+    assert f"service:{last.id}" not in actor_names()  # it ran in the SLM: no process was started for it
+    assert last.status == "READY" and len(last.vnfrs) == 3
+    last.scale_out("vnf_firewall")  # its next request activates its actor
+    assert len(last.vnfrs) == 4 and f"service:{last.id}" in actor_names()
+    for svc in burst:
+        svc.terminate()
+    assert used_cores(rt) == base
+
+
+def test_the_slm_crashing_while_it_runs_an_instantiation_hands_it_to_the_service_actor(rt):
+    base = used_cores(rt)
+    (spare_ids, _) = wait_until(lambda: full_spare_pools(rt), timeout=60)
+    taking = [mano.instantiate(DEMO, wait=False) for _ in spare_ids]  # no spare left for the next one
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "tcpdump-vnf", "delay_s": 2.0, "fail": False})
+    svc = mano.instantiate(DEMO, wait=False)
+    assert rt.call("slm", "runs_here", svc.last_operation)
+    wait_until(lambda: (rt.store.operations.get(svc.last_operation).step("deploy_vnfs") or None)
+               and rt.store.operations.get(svc.last_operation).step("deploy_vnfs").state == StepState.RUNNING)
+    ray.kill(ray.get_actor("slm", namespace="mano"), no_restart=False)  # crash: Ray restarts the SLM,
+    # whose recovery loop finds the operation without an actor and activates the service actor
+    op = svc.wait(timeout=90)
+    assert op.state == OperationState.COMPLETED
+    assert op.step("validate").attempts == 1 and op.step("place").attempts == 1  # done steps not re-run
+    assert op.step("deploy_vnfs").attempts == 2
+    assert svc.status == "READY" and len(svc.vnfrs) == 3
+    for other in [*taking, svc]:
+        other.wait(timeout=60)
+        other.terminate()
+    assert used_cores(rt) == base  # no VNF deployed twice, none left behind

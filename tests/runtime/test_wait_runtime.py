@@ -8,13 +8,14 @@ import mano
 from actors.runtime import wait_on_service_actor
 from paths import EXAMPLES
 
-from conftest_runtime import IDLE_S, wait_until
+from conftest_runtime import IDLE_S, full_spare_pools, wait_until
 
 pytestmark = pytest.mark.integration
 DEMO = EXAMPLES / "sonata-demo"
 
 
 def test_wait_for_answers_none_while_running_then_the_final_state(rt):
+    wait_until(lambda: full_spare_pools(rt), timeout=60)  # so that the service has its own actor
     rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "delay_s": 2.0, "fail": False})
     svc = mano.instantiate(DEMO, wait=False)
     op_id = svc.last_operation
@@ -28,6 +29,7 @@ def test_wait_for_answers_none_while_running_then_the_final_state(rt):
 
 def test_waiters_do_not_starve_the_operation(rt):
     """More waiters than the actor's ``run`` threads: they have their own concurrency group."""
+    wait_until(lambda: full_spare_pools(rt), timeout=60)  # so that the service has its own actor
     rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "delay_s": 1.0, "fail": False})
     svc = mano.instantiate(DEMO, wait=False)
     actor = ray.get_actor(f"service:{svc.id}", namespace="mano")
