@@ -10,8 +10,9 @@ an instantiation does not wait for a worker process to start. Under a burst, whe
 left, the SLM runs the instantiation itself (``Settings.burst_in_slm``): starting a worker
 process costs ~0.6 CPU-s here, several times the workflow, and would cap a burst at the rate
 Ray starts processes. Such a service is born passivated: its actor is activated by its next
-request, and if the SLM dies meanwhile, its recovery loop hands the operation to the actor,
-which resumes it from the persisted steps, as after any crash.
+request (unless that request comes in a burst too: then it also runs here), and if the SLM
+dies meanwhile, its recovery loop hands the operation to the actor, which resumes it from the
+persisted steps, as after any crash.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
@@ -69,10 +70,29 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._require_running()
         package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
         burst = False
-        if service_id is None and (operation_id is None or self.core.store.operations.find_one(operation_id) is None):
+        if service_id is None and self._is_new(operation_id):
             spare = self.spares.take()  # unused if admission refuses: claimed, it passivates by itself
             service_id = spare.id if spare is not None else None
             burst = spare is None and self._settings.burst_in_slm
+        return self._admit(lambda op_id: self.core.instantiate(
+            package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
+            params=params, service_id=service_id), operation_id, burst)
+
+    def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
+                operation_id: str | None = None) -> dict:
+        self._require_running()
+        # In a burst (no spare left), a passivated service's operation runs here too: activating
+        # its actor would start a process, as a new service's would.
+        burst = (self._settings.burst_in_slm and self._is_new(operation_id) and not self.spares.ids()
+                 and not calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE))
+        return self._admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
+                                                           operation_id=op_id), operation_id, burst)
+
+    def _is_new(self, operation_id: str | None) -> bool:
+        return operation_id is None or self.core.store.operations.find_one(operation_id) is None
+
+    def _admit(self, admit: Callable[[str | None], OperationRecord], operation_id: str | None, burst: bool) -> dict:
+        """Admit a request, then run its operation here (``burst``) or on the service's actor."""
         if burst:
             # Marked before admission records it, so the recovery loop never sees it actor-less.
             operation_id = operation_id or str(uuid.uuid4())
@@ -80,8 +100,7 @@ class ServiceLifecycleManagerActor(PluginActor):
                 burst = operation_id not in self._here  # a twin request with this id runs it already
                 self._here.add(operation_id)
         try:
-            op = self.core.instantiate(package, vim=vim or self._settings.default_vim, operation_id=operation_id,
-                                       user_data=user_data, params=params, service_id=service_id)
+            op = admit(operation_id)
         except BaseException:
             if burst:
                 self._here_done(operation_id)
@@ -90,13 +109,6 @@ class ServiceLifecycleManagerActor(PluginActor):
             self._run_here(op)
         else:
             self._activate(op)
-        return op.model_dump(mode="json")
-
-    def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
-                operation_id: str | None = None) -> dict:
-        self._require_running()
-        op = self.core.request(service_id, OperationType(op_type), params, operation_id=operation_id)
-        self._activate(op)
         return op.model_dump(mode="json")
 
     def _require_running(self) -> None:
@@ -112,8 +124,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         handle.run.remote(op.id)  # fire and forget: progress is on the operation record
 
     def _run_here(self, op: OperationRecord) -> None:
-        """Run a new service's first operation, marked as run here, in this process (see the
-        module docstring)."""
+        """Run an operation, marked as run here, in this process (see the module docstring)."""
         if op.state.is_final:
             self._here_done(op.id)
             return

@@ -166,10 +166,25 @@ def test_a_burst_beyond_the_spares_runs_in_the_slm_and_its_actor_comes_later(rt)
     last = burst[-1]
     assert f"service:{last.id}" not in actor_names()  # it ran in the SLM: no process was started for it
     assert last.status == "READY" and len(last.vnfrs) == 3
+    wait_until(lambda: full_spare_pools(rt), timeout=60)  # the burst is over
     last.scale_out("vnf_firewall")  # its next request activates its actor
     assert len(last.vnfrs) == 4 and f"service:{last.id}" in actor_names()
     for svc in burst:
         svc.terminate()
+    assert used_cores(rt) == base
+
+
+def test_in_a_burst_a_passivated_service_is_served_by_the_slm(rt):
+    base = used_cores(rt)
+    svc = mano.instantiate(DEMO)
+    wait_until(lambda: f"service:{svc.id}" not in actor_names(), timeout=30)  # passivated
+    (spare_ids, _) = wait_until(lambda: full_spare_pools(rt), timeout=60)
+    taking = [mano.instantiate(DEMO, wait=False) for _ in spare_ids]  # a burst takes every spare
+    assert svc.terminate(timeout=60).status == "TERMINATED"
+    assert f"service:{svc.id}" not in actor_names()  # no process was started to terminate it
+    for other in taking:
+        other.wait(timeout=60)
+        other.terminate()
     assert used_cores(rt) == base
 
 
