@@ -192,7 +192,9 @@ def test_the_slm_crashing_while_it_runs_an_instantiation_hands_it_to_the_service
     base = used_cores(rt)
     (spare_ids, _) = wait_until(lambda: full_spare_pools(rt), timeout=60)
     taking = [mano.instantiate(DEMO, wait=False) for _ in spare_ids]  # no spare left for the next one
-    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "tcpdump-vnf", "delay_s": 2.0, "fail": False})
+    # slow the next tcpdump deployments, one per service: those of ``taking`` may come first
+    rt.call("infrastructure-adaptor", "inject_fault",
+            {"vnf_name": "tcpdump-vnf", "delay_s": 2.0, "fail": False, "times": len(taking) + 1})
     svc = mano.instantiate(DEMO, wait=False)
     assert rt.call("slm", "runs_here", svc.last_operation)
     wait_until(lambda: (rt.store.operations.get(svc.last_operation).step("deploy_vnfs") or None)
