@@ -83,7 +83,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._require_running()
         # In a burst (no spare left), a passivated service's operation runs here too: activating
         # its actor would start a process, as a new service's would.
-        burst = (self._settings.burst_in_slm and self._is_new(operation_id) and not self.spares.ids()
+        burst = (self._settings.burst_in_slm and not self.spares.ids() and self._is_new(operation_id)
                  and not calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE))
         return self._admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
                                                            operation_id=op_id), operation_id, burst)

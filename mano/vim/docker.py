@@ -230,11 +230,10 @@ class DockerVim(VimDriver):
         # lists them): removing a VNF skips the removal attempt of a PoP network that is not there.
         self._pop_networks: set[str] = set()
         self.last_reconcile: ReconcileReport | None = None
-        with _docker_errors("listing networks"):
-            self._pop_networks.update((n.get("Labels") or {}).get(self._labels.pop, "") for n in
-                                      self._client.api.networks(filters=self._labels.selector(role=ROLE_POP_NETWORK)))
         if reconcile and store is not None:
-            self.last_reconcile = self.reconcile()
+            self.last_reconcile = self.reconcile()  # learns the PoP networks too
+        else:
+            self._list_pop_networks()
 
     @staticmethod
     def _connect() -> Any:
@@ -359,6 +358,17 @@ class DockerVim(VimDriver):
                 return False
             raise
         return True
+
+    def _list_pop_networks(self) -> list[dict[str, Any]]:
+        """The PoP networks in Docker, which the driver then knows exist."""
+        with _docker_errors("listing networks"):
+            networks = self._client.api.networks(filters=self._labels.selector(role=ROLE_POP_NETWORK))
+        with self._network_lock:
+            self._pop_networks.update(self._pop_of(net) for net in networks)
+        return networks
+
+    def _pop_of(self, network: dict[str, Any]) -> str:
+        return (network.get("Labels") or {}).get(self._labels.pop, "")
 
     def _pop_network_name(self, pop_id: str) -> str:
         return f"{self._labels.prefix}_pop_{_docker_name(pop_id)}"
@@ -701,12 +711,8 @@ class DockerVim(VimDriver):
                         removed.append(net["Name"])
                 except VimError as exc:
                     errors.append(f"network {net['Name']}: {exc}")
-            with _docker_errors("listing networks"):
-                pop_networks = self._client.api.networks(filters=self._labels.selector(role=ROLE_POP_NETWORK))
-            for net in pop_networks:
-                self._pop_networks.add((net.get("Labels") or {}).get(self._labels.pop, ""))
-            for net in pop_networks:
-                if self._remove_pop_network_if_unused((net.get("Labels") or {}).get(self._labels.pop, "")):
+            for net in self._list_pop_networks():
+                if self._remove_pop_network_if_unused(self._pop_of(net)):
                     removed.append(net["Name"])
         return removed
 
