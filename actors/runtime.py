@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import ray
 
-from actors import calls, naming
+from actors import calls, naming, waiting
 from actors.flm import FunctionLifecycleManager
 from actors.infrastructure import InfrastructureAdaptor
 from actors.monitoring import Monitoring
@@ -73,23 +73,17 @@ def call(name: str, method: str, *args: Any, timeout: float | None = 60.0, **kwa
     return calls.call(lambda: handle(name), method, *args, timeout=timeout, **kwargs)
 
 
-def wait_on_service_actor(service_id: str, operation_id: str, timeout_s: float | None) -> bool:
-    """Block on the service actor until the operation is final; False if that cannot be done
-    (no active actor, or it died meanwhile): the caller then polls the record instead."""
-    try:
-        actor = handle(naming.service_actor(service_id))  # never activates a passivated one
-    except ValueError:
-        return False
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while deadline is None or time.monotonic() < deadline:
-        step = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-        try:
-            state = calls.get(actor.wait_for.remote(operation_id, step), timeout=step + 10, what="wait")
-        except ManoError:
-            return False
-        if state is not None:
-            return True
-    return False
+def wait_on_operation(service_id: str, operation_id: str, timeout_s: float | None) -> bool:
+    """Block until the operation is final on the actor that runs it: the service actor if it
+    is active, else the SLM (which runs operations itself in a burst). False if neither could
+    tell (see :func:`actors.waiting.wait_for_operation`): the caller then polls the record."""
+    def waiters() -> Iterator[Any]:  # looked up only when the one before could not tell
+        for name in (naming.service_actor(service_id), naming.SLM):
+            try:
+                yield handle(name)  # never activates a passivated service
+            except ValueError:
+                pass
+    return waiting.wait_for_operation(waiters(), operation_id, timeout_s, get=calls.get)
 
 
 def actor_names() -> list[str]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
 import ray
 
-from actors import naming, spares
+from actors import naming, spares, waiting
 from actors.passivation import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
@@ -37,8 +36,7 @@ class ServiceInstance:
                                       RayPlacement(settings), sms=RaySpecificManagers(settings))
         self._running: set[str] = set()
         self._lock = threading.Lock()
-        self._ended = threading.Condition()  # notified, with _generation bumped, when a run ends
-        self._generation = 0
+        self._ended = waiting.RunEnded()
         # A spare (actors/spares.py) waits, without passivating, until it is handed out; an
         # actor restarted from a spare's arguments is no spare once its service exists.
         spare = spare and self._store.services.find_one(service_id) is None
@@ -63,30 +61,12 @@ class ServiceInstance:
         finally:
             with self._lock:
                 self._running.discard(operation_id)
-            with self._ended:
-                self._generation += 1
-                self._ended.notify_all()
+            self._ended.notify()
 
     @ray.method(concurrency_group="waiters")
-    def wait_for(self, operation_id: str, timeout_s: float) -> str | None:
-        """The operation's final state once it is final, or None after ``timeout_s``.
-
-        The record decides (it is final once its last transition is persisted); a run ending
-        here wakes the waiters to look again, and they look at least once a second anyway.
-        """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self._ended:
-                generation = self._generation
-            op = self._store.operations.find_one(operation_id)
-            if op is None or op.state.is_final:
-                return op.state.value if op is not None else None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            with self._ended:
-                if self._generation == generation:  # no run ended since the record was read
-                    self._ended.wait(min(remaining, 1.0))
+    def wait_for(self, operation_id: str, timeout_s: float) -> str:
+        """The operation's final state once it is final, or a :mod:`actors.waiting` answer."""
+        return self._ended.wait(lambda: self._store.operations.find_one(operation_id), timeout_s)
 
     def claim(self) -> None:
         """Handed out as a new service's actor: from now on an ordinary, passivating instance."""

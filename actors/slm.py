@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, naming, spares, waiting
 from actors.plugin import PluginActor
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
@@ -42,7 +42,7 @@ from mano.store.client import connect
 log = logging.getLogger(__name__)
 
 
-@ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1)
+@ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1, concurrency_groups={"waiters": 64})
 class ServiceLifecycleManagerActor(PluginActor):
     plugin_name = naming.SLM
     plugin_description = "Service lifecycle: instantiate, terminate, scale, heal"
@@ -58,6 +58,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
         self._here_lock = threading.Lock()
         self._here_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slm-burst")
+        self._here_ended = waiting.RunEnded()
         self._ports: tuple | None = None  # the service workflows' ports, made on first use
         self._start_plugin(settings)
         self.spares.fill()
@@ -147,11 +148,18 @@ class ServiceLifecycleManagerActor(PluginActor):
     def _here_done(self, operation_id: str | None) -> None:
         with self._here_lock:
             self._here.discard(operation_id)
+        self._here_ended.notify()
 
     def runs_here(self, operation_id: str) -> bool:
         """True while this SLM runs the operation itself (its service has no actor meanwhile)."""
         with self._here_lock:
             return operation_id in self._here
+
+    @ray.method(concurrency_group="waiters")
+    def wait_for(self, operation_id: str, timeout_s: float) -> str:
+        """Like the service actor's: for the operations this SLM runs itself (``ELSEWHERE`` for others)."""
+        return self._here_ended.wait(lambda: self.core.store.operations.find_one(operation_id), timeout_s,
+                                     runs_it=lambda: self.runs_here(operation_id))
 
     # --- spares --------------------------------------------------------------------------
     def _create_spare(self, service_id: str) -> Any:

@@ -43,13 +43,13 @@ class Runtime:
         return actor_runtime.call(actor, method, *args, **kwargs)
 
     def wait(self, operation_id: str, timeout: float | None = None) -> OperationRecord:
-        """The operation once it is final: waited for on its service actor (no polling), or by
-        polling its record (fast at first, then every 50 ms) when that actor is not there."""
+        """The operation once it is final: waited for on the actor that runs it (no polling), or
+        by polling its record (fast at first, then every 50 ms) when no actor runs it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         op = self.store.operations.get(operation_id)
         if not op.state.is_final:
             from actors import runtime as actor_runtime
-            actor_runtime.wait_on_service_actor(op.service_id, operation_id, timeout)
+            actor_runtime.wait_on_operation(op.service_id, operation_id, timeout)
         delay = 0.005
         while True:
             op = self.store.operations.get(operation_id)
