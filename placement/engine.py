@@ -5,7 +5,8 @@ The one pure entry point of the package. Steps, each a small function:
 1. accept a :class:`ServiceGraph` / :class:`Substrate` or the bare networkx graphs;
 2. :func:`~placement.problem.compile_problem` (unary and aggregate infeasibility raise here,
    with reasons);
-3. choose the solver (``auto``: the MILP when the model is small, else the search);
+3. choose the solver (``auto``: every assignment when there are few, the MILP when the model
+   is small, else the search);
 4. normalise mixed weights by each objective's single-objective optimum (SONATA's calibration),
    computed with the chosen solver;
 5. solve; the fast search falls back to the MILP (with a time limit) when no start finds a
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from placement import exact, search
+from placement import exact, exhaustive, search
 from placement.errors import PlacementError
 from placement.mapping import Mapping, build_mapping, violations
 from placement.objective import evaluate
@@ -42,6 +43,7 @@ class Solver(str, enum.Enum):
 
     EXACT = "exact"
     FAST = "fast"
+    EXHAUSTIVE = "exhaustive"
     AUTO = "auto"
 
 
@@ -72,6 +74,8 @@ def choose_solver(problem: PlacementProblem, solver: Solver | str) -> Solver:
     solver = Solver(solver)
     if solver is not Solver.AUTO:
         return solver
+    if exhaustive.assignments(problem) <= exhaustive.LIMIT:
+        return Solver.EXHAUSTIVE
     return Solver.EXACT if estimated_columns(problem) <= AUTO_EXACT_LIMIT else Solver.FAST
 
 
@@ -84,6 +88,11 @@ def _solve(
     settings: search.SearchSettings | None,
     time_limit: float | None,
 ) -> _Solved:
+    if solver is Solver.EXHAUSTIVE:
+        found = exhaustive.place_exhaustive(problem)
+        if found.assignment is not None:
+            return _Solved(found.assignment, True, {"checked": found.checked, "feasible": found.feasible})
+        solver = Solver.EXACT  # nothing fits: the MILP says precisely why
     if solver is Solver.EXACT:
         result = exact.place_exact(problem, time_limit=time_limit)
         return _Solved(
@@ -151,7 +160,8 @@ def place(
         service: the service graph (or its bare ``nx.MultiGraph``, see :mod:`placement.service`).
         substrate: the substrate (or its bare ``nx.Graph``, see :mod:`placement.substrate`).
         policy: operator/customer policy, weights, single-PoP rule and pins.
-        solver: ``exact`` (MILP), ``fast`` (multi-start search) or ``auto`` (by model size).
+        solver: ``exact`` (MILP), ``fast`` (multi-start search), ``exhaustive`` (every
+            assignment; for tiny problems) or ``auto`` (by model size).
         seed: seed of the fast search (results depend on it alone).
         map_fn: how the search maps its independent starts (builtin ``map``; a Ray map for
             parallel tasks).

@@ -51,6 +51,7 @@ class ServiceController:
             reason = "admission was interrupted before the service took the request; it was not applied"
             return self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=reason)
                                                 if not o.state.is_final else o)
+        self.workflows.use(record)
         log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
         return self.runner.run(op, self.workflows.plan, finalize=self._finalize)
 
@@ -70,4 +71,4 @@ class ServiceController:
                 return record
             state = transition(SERVICE_TRANSITIONS, record.state, target, what=f"service {record.id}")
             return record.model_copy(update={"state": state, "current_operation": None})
-        self.store.services.mutate(self.service_id, change)
+        self.workflows.mutate_service(change)

@@ -53,7 +53,7 @@ class ServiceLifecycleManager:
                 op = self.store.operations.insert(op)
             except DuplicateRecordError:  # the same id raced in: answer as for a repeat
                 return self._same_request(self.store.operations.get(op.id), OperationType.INSTANTIATE, None)
-        if not op.state.is_final and self.store.services.find_one(op.service_id) is None:
+        if not op.state.is_final and (existing is None or self.store.services.find_one(op.service_id) is None):
             # New, or a repeat of a request whose admission was cut short: record the service.
             try:
                 self.store.services.insert(ServiceRecord(
@@ -79,7 +79,7 @@ class ServiceLifecycleManager:
         op = self.store.operations.insert(OperationRecord(
             id=operation_id or str(uuid.uuid4()), type=op_type, service_id=service_id, request=dict(params or {})))
         try:
-            self.store.services.mutate(service_id, lambda s: self._claim(s, op))
+            self.store.services.mutate(service_id, lambda s: self._claim(s, op), current=record)
         except LifecycleError as exc:
             # Lost a race with another request: the refusal stays in the operation history.
             reason = str(exc)

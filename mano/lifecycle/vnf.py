@@ -57,10 +57,6 @@ class VnfController:
         except RecordNotFoundError:
             raise UnknownInstanceError(f"no VNF instance {self.id}") from None
 
-    def state(self) -> VnfState:
-        record = self._vnfrs.find_one(self.id)
-        return VnfState(record.vnf_state) if record is not None else VnfState.DEPLOYING
-
     def deploy(self, req: FunctionDeployment) -> dict[str, Any]:
         existing = self._vnfrs.find_one(self.id)
         if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
@@ -69,19 +65,23 @@ class VnfController:
         vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
         vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
         try:
-            stored = self._vnfrs.upsert(vnfr if existing is None else vnfr.model_copy(update={"rev": existing.rev}))
+            if existing is None:
+                stored = self._vnfrs.insert(vnfr)
+            else:
+                stored = self._vnfrs.update(vnfr.model_copy(update={"rev": existing.rev}))
         except (DuplicateRecordError, StaleRecordError):
             # A twin call (a resumed workflow racing the original) wrote first; the VIM
             # deployment is idempotent by instance id, so its record describes the same VNF.
             stored = self._vnfrs.get(self.id)
         return stored.to_sonata()
 
-    def _move(self, target: VnfState, **changes: Any) -> VnfrRecord:
+    def _move(self, target: VnfState, *, current: VnfrRecord | None = None, **changes: Any) -> VnfrRecord:
+        """Move the VNFR to ``target``; ``current``: a copy just read, to save reading it again."""
         def change(record: VnfrRecord) -> VnfrRecord:
             transition(VNF_TRANSITIONS, VnfState(record.vnf_state), target, what=f"VNF {self.id}")
             return record.model_copy(update={"vnf_state": target, **changes})
         try:
-            return self._vnfrs.mutate(self.id, change)
+            return self._vnfrs.mutate(self.id, change, current=current)
         except RecordNotFoundError:
             raise UnknownInstanceError(f"no VNF instance {self.id}") from None
 
@@ -89,9 +89,10 @@ class VnfController:
         self._move(VnfState.RUNNING)
 
     def stop(self, action: FunctionAction) -> None:
-        if self.state() in (VnfState.TERMINATED, VnfState.STOPPED):
+        record = self._vnfrs.find_one(self.id)
+        if record is not None and VnfState(record.vnf_state) in (VnfState.TERMINATED, VnfState.STOPPED):
             return
-        self._move(VnfState.STOPPED)
+        self._move(VnfState.STOPPED, current=record)
 
     def configure(self, action: FunctionAction) -> None:
         record = self.record()
@@ -105,7 +106,7 @@ class VnfController:
         vim = record.vim if record is not None else action.data.get("vim", "emulated")
         self._vim.remove_vnf(vim, action.service_id, self.id)
         if record is not None:
-            self._move(VnfState.TERMINATED, status=SonataStatus.TERMINATED.value,
+            self._move(VnfState.TERMINATED, current=record, status=SonataStatus.TERMINATED.value,
                        version=str(int(record.version) + 1))
 
     def heal(self, action: FunctionAction) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
-from mano.errors import LifecycleError, ManoError, StepFailedError
+from mano.errors import DuplicateRecordError, LifecycleError, ManoError, StepFailedError
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
                                   PlacementRequest, PlacementUnit)
 from mano.lifecycle.sonata_records import build_nsr
@@ -39,7 +39,14 @@ STEP_NAMES: dict[OperationType, tuple[str, ...]] = {
 
 
 class ServiceWorkflows:
-    """Step implementations for one service; ``service()`` always returns the latest record."""
+    """Step implementations for one service.
+
+    ``service()`` is the latest service record: while one of its operations runs, the service
+    is the record's only writer (admission refuses other requests), so the copy it last read or
+    wrote is the latest, and steps read it from memory instead of the store. The controller
+    hands it a fresh read when an operation starts (:meth:`use`); writes go through
+    :meth:`mutate_service`, which stays safe if the copy were stale (a revision-checked write).
+    """
 
     def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
                  placement: Placement, sms: Any = None):
@@ -49,14 +56,29 @@ class ServiceWorkflows:
         self.infrastructure = infrastructure
         self.placement = placement
         self.sms = sms  # the SpecificManagers port (mano.sm.port); None: no SSM/FSM support
+        self._record: ServiceRecord | None = None
+        self._package: ServicePackage | None = None
 
     # --- plumbing ----------------------------------------------------------------------
     def service(self) -> ServiceRecord:
-        return self.store.services.get(self.service_id)
+        if self._record is None:
+            self._record = self.store.services.get(self.service_id)
+        return self._record
+
+    def use(self, record: ServiceRecord | None) -> None:
+        """Work from this copy of the service record (None: read it when next needed)."""
+        self._record = record
+
+    def mutate_service(self, change: Callable[[ServiceRecord], ServiceRecord]) -> ServiceRecord:
+        self._record = self.store.services.mutate(self.service_id, change, current=self._record)
+        return self._record
 
     def package(self) -> ServicePackage:
-        record = self.service()
-        return resolve(Nsd.model_validate(record.nsd), [Vnfd.model_validate(v) for v in record.vnfds])
+        """The service's descriptors, parsed once: they never change after instantiation."""
+        if self._package is None:
+            record = self.service()
+            self._package = resolve(Nsd.model_validate(record.nsd), [Vnfd.model_validate(v) for v in record.vnfds])
+        return self._package
 
     def steps(self, op_type: OperationType) -> list[Step]:
         if op_type not in STEP_NAMES:
@@ -80,9 +102,9 @@ class ServiceWorkflows:
         return [self._step(op.type, name) for name in names]
 
     def _declares_sms(self) -> bool:
-        record = self.service()
-        return bool(record.nsd.get("service_specific_managers")) or any(
-            v.get("function_specific_managers") for v in record.vnfds)
+        package = self.package()
+        return bool(package.nsd.service_specific_managers) or any(
+            v.function_specific_managers for v in package.vnfds.values())
 
     def _step(self, op_type: OperationType, name: str) -> Step:
         run: Callable[[StepContext], Any] = getattr(self, f"{name}_{op_type.value}", None) or getattr(self, name)
@@ -182,7 +204,7 @@ class ServiceWorkflows:
         requests = [NetworkRequest(vl_id=vl.id, connectivity_type=vl.connectivity_type) for vl in nsd.virtual_links]
         networks = self.infrastructure.create_networks(record.vim, self.service_id, requests)
         by_link = {n.vl_id: n.id for n in networks}
-        self.store.services.mutate(self.service_id, lambda s: s.model_copy(update={"networks": by_link}))
+        self.mutate_service(lambda s: s.model_copy(update={"networks": by_link}))
         return {"networks": {n.vl_id: {"id": n.id, "cidr": n.cidr} for n in networks}}
 
     def undo_create_networks(self, ctx: StepContext) -> None:
@@ -191,7 +213,7 @@ class ServiceWorkflows:
     def deploy_vnfs(self, ctx: StepContext) -> dict[str, Any]:
         package, record = self.package(), self.service()
         planned = self._planned(ctx)
-        self.store.services.mutate(self.service_id, lambda s: _with_instances(s, planned, package))
+        self.mutate_service(lambda s: _with_instances(s, planned, package))
         networks = self._networks()
         requests = [FunctionDeployment(service_id=self.service_id, vnf_instance_id=p["id"], vnf_id=p["vnf_id"],
                                        vnfd=package.vnfd(p["vnf_id"]).to_dict(), pop=p["pop"], vim=record.vim,
@@ -203,13 +225,13 @@ class ServiceWorkflows:
     def undo_deploy_vnfs(self, ctx: StepContext) -> None:
         ids = [p["id"] for p in self._planned(ctx)]
         self.functions.remove(self._actions(ids, vim=self.service().vim))
-        self.store.services.mutate(self.service_id, lambda s: _drop_instances(s, ids))
+        self.mutate_service(lambda s: _drop_instances(s, ids))
 
     def start_vnfs(self, ctx: StepContext) -> dict[str, Any]:
         ids = [p["id"] for p in self._planned(ctx)]
         fsm = self._fsm_each("start", ids)
         self.functions.start(self._actions(ids))
-        self.store.services.mutate(self.service_id, lambda s: _set_state(s, ids, VnfState.RUNNING))
+        self.mutate_service(lambda s: _set_state(s, ids, VnfState.RUNNING))
         return {"started": ids, **fsm}
 
     def configure_vnfs(self, ctx: StepContext) -> dict[str, Any]:
@@ -239,13 +261,17 @@ class ServiceWorkflows:
         nsr = build_nsr(self.service_id, nsd, [] if terminated else live, networks, version=version,
                         user_data=record.user_data,
                         status=SonataStatus.TERMINATED if terminated else SonataStatus.NORMAL_OPERATION)
-        if terminated:
-            existing = self.store.nsr.find_one(self.service_id)
-            if existing is not None:  # keep the NSR's last shape, mark it terminated
-                nsr = existing.model_copy(update={"status": SonataStatus.TERMINATED.value, "version": str(version)})
         current = self.store.nsr.find_one(self.service_id)
-        self.store.nsr.upsert(nsr.model_copy(update={"rev": current.rev}) if current else nsr)
-        self.store.services.mutate(self.service_id, lambda s: s.model_copy(update={"nsr_version": version}))
+        if terminated and current is not None:  # keep the NSR's last shape, mark it terminated
+            nsr = current.model_copy(update={"status": SonataStatus.TERMINATED.value, "version": str(version)})
+        if current is None:
+            try:
+                self.store.nsr.insert(nsr)
+            except DuplicateRecordError:  # a twin run (a resumed operation) stored it first
+                self.store.nsr.mutate(self.service_id, lambda old: nsr.model_copy(update={"rev": old.rev}))
+        else:
+            self.store.nsr.update(nsr.model_copy(update={"rev": current.rev}))
+        self.mutate_service(lambda s: s.model_copy(update={"nsr_version": version}))
         return {"nsr_version": version}
 
     # --- terminate / scale in ----------------------------------------------------------------
@@ -273,7 +299,7 @@ class ServiceWorkflows:
         else:
             self.functions.remove(self._actions(ids, vim=record.vim))
             errors = []
-        self.store.services.mutate(self.service_id, lambda s: _set_state(s, ids, VnfState.TERMINATED))
+        self.mutate_service(lambda s: _set_state(s, ids, VnfState.TERMINATED))
         return {"removed": ids, "errors": errors}
 
     def delete_networks(self, ctx: StepContext) -> dict[str, Any]:

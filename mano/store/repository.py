@@ -190,29 +190,49 @@ class Repository(Generic[RecordT]):
         return deleted
 
     def mutate(self, record_id: str, change: Callable[[RecordT], RecordT], *,
-               retries: int = 10) -> RecordT:
+               retries: int = 10, current: RecordT | None = None) -> RecordT:
         """Apply a pure ``change`` to the latest record, re-reading and retrying when stale.
 
         ``change`` gets the current record and returns the new one (it may be called several
         times, so it must not have side effects). Returning the record unchanged writes nothing.
+        ``current``, if given, is the caller's latest copy (one it read or wrote): the first try
+        starts from it instead of a read, which saves a round trip when it is still current. A
+        stale copy costs the usual stale retry; a change that raises or changes nothing on it is
+        tried again on a fresh read, so a stale copy never decides the outcome.
 
         Raises:
             StaleRecordError: still conflicting after ``retries`` re-reads.
             RecordNotFoundError: no such record.
         """
-        for attempt in range(retries + 1):
-            current = self.get(record_id)
-            changed = change(current)
+        if current is not None and current.id != record_id:
+            raise ValueError(f"mutate of {self.collection_name}/{record_id} was given record {current.id!r}")
+        hinted = current is not None
+        tries = retries + 1 + int(hinted)  # a try on the caller's copy is not one of the retries
+        for attempt in range(tries):
+            if current is None:
+                current = self.get(record_id)
+            try:
+                changed = change(current)
+            except Exception:
+                if not hinted:
+                    raise
+                hinted, current = False, None
+                continue
             if changed.id != record_id:
                 raise ValueError(f"mutate of {self.collection_name}/{record_id} changed the id "
                                  f"to {changed.id!r}")
             if changed == current:
+                if hinted:
+                    hinted, current = False, None
+                    continue
                 return current
+            hinted = False
             try:
                 return self.update(changed.model_copy(update={"rev": current.rev}))
             except StaleRecordError:
-                if attempt == retries:
+                if attempt == tries - 1:
                     raise
+                current = None
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # de-synchronise writers
         raise AssertionError("unreachable")  # pragma: no cover
 

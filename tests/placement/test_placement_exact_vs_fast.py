@@ -1,4 +1,5 @@
-"""The exact MILP is optimal (checked by enumeration) and the fast search reaches the same optimum."""
+"""The exact MILP is optimal (checked by enumeration), the fast search reaches the same optimum,
+and ``auto`` checks every assignment of tiny problems, with the same optimum as the MILP."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from placement_checks import PROPERTY_SETTINGS, brute_force_feasible, tiny_insta
 from placement import (
     InfeasibleRequestError,
     ObjectiveWeights,
+    PlacementError,
     OperatorPolicy,
     PlacementPolicy,
     SearchSettings,
@@ -47,6 +49,26 @@ def test_exact_is_optimal_and_fast_agrees_on_tiny_instances(instance):
     assert exact.objective == pytest.approx(optimum, rel=1e-6, abs=1e-9)
     assert fast.stats["normalisation"] == pytest.approx(scales, rel=1e-6, abs=1e-9)
     assert fast.objective == pytest.approx(exact.objective, rel=1e-6, abs=1e-9)
+    exhaustive = place(service, substrate, policy, solver="exhaustive")
+    assert exhaustive.optimal and exhaustive.stats["normalisation"] == pytest.approx(scales, rel=1e-6, abs=1e-9)
+    assert exhaustive.objective == pytest.approx(exact.objective, rel=1e-6, abs=1e-9)
+
+
+def test_auto_checks_every_assignment_of_tiny_problems_and_leaves_bigger_ones_to_the_milp():
+    substrate = generators.zoo_like_substrate(4, seed=1)
+    policy = PlacementPolicy(weights=ObjectiveWeights(1.0, 0.0))
+    tiny = place(generators.chain_service(3, seed=1), substrate, policy)  # 4^3 = 64 assignments
+    assert tiny.solver == "exhaustive" and tiny.optimal and tiny.stats["checked"] == 64
+    exact = place(generators.chain_service(3, seed=1), substrate, policy, solver="exact")
+    assert tiny.objective == pytest.approx(exact.objective, rel=1e-6, abs=1e-9)
+    bigger = place(generators.chain_service(5, seed=1), substrate, policy)  # 4^5 = 1024
+    assert bigger.solver == "exact"
+
+
+def test_exhaustive_refuses_what_would_take_seconds():
+    substrate = generators.zoo_like_substrate(20, seed=0)
+    with pytest.raises(PlacementError, match="too many to check one by one"):
+        place(generators.chain_service(5, seed=0), substrate, solver="exhaustive")  # 20^5
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def service(*vnfs: Vnf, links=(), endpoints=(), wishes=()) -> ServiceGraph:
     return ServiceGraph.build(vnfs, endpoints, links, wishes)
 
 
-@pytest.mark.parametrize("solver", ["exact", "fast"])
+@pytest.mark.parametrize("solver", ["exact", "fast", "exhaustive"])
 def test_not_enough_cores_anywhere_names_each_pop(solver):
     substrate = Substrate.from_pops([pop("a", free_cores=3), pop("b", free_cores=1)])
     with pytest.raises(InfeasibleRequestError) as caught:
@@ -106,7 +106,7 @@ def test_total_demand_above_total_free_capacity():
     assert reason.resource is Resource.CORES and (reason.required, reason.available) == (7, 6)
 
 
-@pytest.mark.parametrize("solver", ["exact", "fast"])
+@pytest.mark.parametrize("solver", ["exact", "fast", "exhaustive"])
 def test_bin_packing_failure_is_reported_as_cores(solver):
     # 3 + 3 + 2 cores into two PoPs of 4 free each: the totals fit (8 ≤ 8) but no packing does
     substrate = Substrate.from_pops([pop("a", free_cores=4), pop("b", free_cores=4)])
@@ -139,7 +139,7 @@ def _line(latency_ab: float, bandwidth: float = 1000.0) -> Substrate:
     )
 
 
-@pytest.mark.parametrize("solver", ["exact", "fast"])
+@pytest.mark.parametrize("solver", ["exact", "fast", "exhaustive"])
 def test_latency_between_vnfs_that_cannot_share_a_pop(solver):
     link = VirtualLink("l1", LinkEnd("x", "x/u0"), LinkEnd("y", "y/u0"), max_latency=5)
     with pytest.raises(InfeasibleRequestError) as caught:
@@ -161,7 +161,7 @@ def test_latency_to_an_ingress_location_names_the_pops():
     assert "route latency from A (a) is 1 ms" in str(caught.value)
 
 
-@pytest.mark.parametrize("solver", ["exact", "fast"])
+@pytest.mark.parametrize("solver", ["exact", "fast", "exhaustive"])
 def test_wan_bandwidth_shared_by_two_links(solver):
     # x and y must be apart (2 free cores each), z too; two 600 Mbps links share a 1000 Mbps WAN link
     links = [

@@ -18,7 +18,7 @@ from placement.objective import dispersion
 FAST = SearchSettings(starts=4, kicks=8)
 
 
-@pytest.mark.parametrize("solver", ["exact", "fast"])
+@pytest.mark.parametrize("solver", ["exact", "fast", "exhaustive"])
 @PROPERTY_SETTINGS
 @given(instance=tiny_instances())
 def test_mappings_respect_every_rule_and_infeasibility_is_real(solver, instance):

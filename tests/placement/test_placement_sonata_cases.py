@@ -1,4 +1,4 @@
-"""The 10 SONATA placement cases (both solvers), the case runner CLI, and SONATA's weight calibration."""
+"""The 10 SONATA placement cases (every solver), the case runner CLI, and SONATA's weight calibration."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from placement import cases
 CASES = load_cases()
 
 
-@pytest.mark.parametrize("solver", ["exact", "fast"])
+@pytest.mark.parametrize("solver", ["exact", "fast", "exhaustive"])
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_sonata_case_maps_every_vnf_to_the_expected_pop(cases_file: Path, case: dict, solver: str):
     result = cases.run_case(case, cases_file.parent, solver=solver)

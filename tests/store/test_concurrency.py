@@ -126,3 +126,41 @@ def test_mutate_gives_up_after_its_retries(embedded_store: Store, second_store: 
     with pytest.raises(StaleRecordError):
         embedded_store.services.mutate(record_id, meddle, retries=2)
     assert embedded_store.services.get(record_id).state is ServiceState.INSTANTIATING
+
+
+def test_mutate_from_a_current_copy_writes_without_reading_it_again(
+        embedded_store: Store, new_id: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = embedded_store.services.insert(make_service(new_id("svc")))
+    reads = []
+    real_get = embedded_store.services.get
+    monkeypatch.setattr(embedded_store.services, "get", lambda i: reads.append(i) or real_get(i))
+    written = embedded_store.services.mutate(stored.id, lambda s: s.model_copy(update={"nsr_version": 7}),
+                                             current=stored)
+    assert reads == [] and written.rev == 1 and embedded_store.services.find_one(stored.id).nsr_version == 7
+
+
+def test_mutate_from_a_stale_copy_lands_on_the_latest_record(embedded_store: Store, second_store: Store,
+                                                            new_id: Callable[..., str]) -> None:
+    stale = embedded_store.services.insert(make_service(new_id("svc")))
+    second_store.services.mutate(stale.id, lambda s: s.model_copy(update={"name": "renamed"}))
+    written = embedded_store.services.mutate(stale.id, lambda s: s.model_copy(update={"nsr_version": s.nsr_version + 1}),
+                                             current=stale, retries=0)  # the copy's try is not a retry
+    assert (written.name, written.nsr_version, written.rev) == ("renamed", 1, 2)
+
+
+def test_a_stale_copy_never_decides_a_mutation(embedded_store: Store, second_store: Store,
+                                               new_id: Callable[..., str]) -> None:
+    stale = embedded_store.services.insert(make_service(new_id("svc")))
+    second_store.services.mutate(stale.id, lambda s: s.model_copy(update={"state": ServiceState.READY}))
+
+    def to_terminating(service: ServiceRecord) -> ServiceRecord:  # refuses what is not READY
+        if service.state is not ServiceState.READY:
+            raise ValueError(f"cannot terminate a service that is {service.state.value}")
+        return service.model_copy(update={"state": ServiceState.TERMINATING})
+    # Raising on the stale copy (INSTANTIATING) is not the answer: the fresh record is READY.
+    assert embedded_store.services.mutate(stale.id, to_terminating, current=stale).state is ServiceState.TERMINATING
+    # Nothing to change on the stale copy is not the answer either.
+    other = embedded_store.services.insert(make_service(new_id("svc")))
+    second_store.services.mutate(other.id, lambda s: s.model_copy(update={"nsr_version": 3}))
+    reset = embedded_store.services.mutate(other.id, lambda s: s.model_copy(update={"nsr_version": 0}), current=other)
+    assert reset.nsr_version == 0 and embedded_store.services.get(other.id).nsr_version == 0
