@@ -7,6 +7,12 @@ permanent failure rolls back the steps already done, in reverse order. Because p
 persisted, a runner started again on the same operation (after a crash of the actor that ran
 it) skips the steps that are DONE and re-runs the one that was RUNNING, so steps must be
 idempotent — and every step here is, by the VNF instance id or the service id it acts on.
+
+One write per step boundary: a step's DONE (with its result) is persisted together with the
+next step's RUNNING (or with the operation's final state), in the write that must precede the
+next step's first effect anyway. Nothing happens between the two, so a crash leaves the same
+choices as two writes would (re-run the step that has no DONE), and an operation makes half
+the writes (the step list itself goes with the first RUNNING).
 """
 from __future__ import annotations
 
@@ -74,14 +80,15 @@ class WorkflowRunner:
         self._retry = retry
         self._sleep = sleep
 
-    def plan(self, op: OperationRecord, steps: list[Step]) -> OperationRecord:
-        """Record the step list as PENDING (once: a resumed operation keeps its progress)."""
+    def plan(self, op: OperationRecord, steps: list[Step], *, save: bool = True) -> OperationRecord:
+        """Record the step list as PENDING (once: a resumed operation keeps its progress);
+        ``save=False`` leaves it to the next write."""
         missing = [s for s in steps if op.step(s.name) is None]
         if not missing:
             return op
         for step in missing:
             op = op.with_step(step.name, state=StepState.PENDING)
-        return self._save(op.model_copy(update={"updated_at": utcnow()}))
+        return self._save(op.model_copy(update={"updated_at": utcnow()})) if save else op
 
     def run(self, op: OperationRecord, steps: "list[Step] | Callable[[OperationRecord], list[Step]]",
             finalize: Callable[[OperationRecord], None] = lambda op: None) -> OperationRecord:
@@ -92,14 +99,18 @@ class WorkflowRunner:
         the operation final also sees the service in its new state.
         """
         plan = steps if callable(steps) else (lambda _op: steps)
-        op = self.plan(op, plan(op))
         if op.state.is_final:
             return op
         if op.state == OperationState.ROLLING_BACK:
-            return self._roll_back(op, plan(op), op.error or "rollback resumed", finalize)
+            return self._roll_back(self.plan(op, plan(op)), plan(op), op.error or "rollback resumed", finalize)
+        op = self.plan(op, plan(op), save=False)  # saved with the first step's RUNNING
         while True:
             # The plan is asked again after every step: a task SSM may rewrite what follows.
-            current = plan(op)
+            try:
+                current = plan(op)
+            except Exception:
+                self._persist(op)  # the last step's DONE is not lost with the plan
+                raise
             step = next((s for s in current if not _settled(op, s.name)), None)
             if step is None:
                 break
@@ -133,9 +144,8 @@ class WorkflowRunner:
                     self._sleep(self._retry.delay(attempts))
                     continue
                 return op, message
-            op = self._persist(op.with_step(step.name, state=StepState.DONE, result=result,
-                                            finished_at=utcnow()))
-            return op, None
+            # Persisted with what comes next (the next step's RUNNING or the final state).
+            return op.with_step(step.name, state=StepState.DONE, result=result, finished_at=utcnow()), None
 
     def _roll_back(self, op: OperationRecord, steps: list[Step], error: str,
                    finalize: Callable[[OperationRecord], None]) -> OperationRecord:

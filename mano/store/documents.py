@@ -41,15 +41,56 @@ def to_bson_value(value: Any, *, where: str = "") -> Any:
     Raises:
         StoreError: an int does not fit BSON's 64 bits (bson would raise OverflowError).
     """
+    try:
+        return _convert(value)
+    except _TooBig as too_big:  # rare: walk again to name where it is
+        path = _path_to(value, too_big.value, where) or where
+        raise StoreError(f"{path.lstrip('.') or 'value'}: integer {too_big.value} does not fit in 64 bits") from None
+
+
+class _TooBig(Exception):
+    def __init__(self, value: int):
+        self.value = value
+
+
+def _convert(value: Any) -> Any:
+    # Every stored record goes through here (descriptors included): the common exact types are
+    # tested first, by identity, before the slower isinstance checks of enums and ABCs.
+    kind = type(value)
+    if kind is str or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): _convert(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_convert(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise _TooBig(value)
+        return value
     if isinstance(value, Mapping):
-        return {str(k): to_bson_value(v, where=f"{where}.{k}") for k, v in value.items()}
+        return {str(k): _convert(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_bson_value(v, where=f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
-        raise StoreError(f"{where.lstrip('.') or 'value'}: integer {value} does not fit in 64 bits")
+        return [_convert(v) for v in value]
     return value
+
+
+def _path_to(value: Any, target: int, where: str) -> str | None:
+    """The path of the first int equal to ``target`` in ``value`` (for the error message)."""
+    if isinstance(value, int) and not isinstance(value, (bool, enum.Enum)) and value == target:
+        return where
+    if isinstance(value, Mapping):
+        items: Any = ((f"{where}.{k}", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for path, child in items:
+        found = _path_to(child, target, path)
+        if found is not None:
+            return found
+    return None
 
 
 def to_store_key(field: str) -> str:

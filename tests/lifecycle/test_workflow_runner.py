@@ -38,15 +38,34 @@ def new_op():
     return OperationRecord(id="op-1", type=OperationType.INSTANTIATE, service_id="svc-1")
 
 
-def test_every_transition_is_persisted_in_order():
+def test_every_transition_is_persisted_before_the_next_step_acts():
     r = Recorder()
-    op = WorkflowRunner(r.save).run(new_op(), [Step("a", r.step("a")), Step("b", r.step("b"))])
+    seen_when_b_ran = []
+    def b(ctx):
+        seen_when_b_ran.append(r.saved[-1])
+        return {}
+    op = WorkflowRunner(r.save).run(new_op(), [Step("a", r.step("a")), Step("b", b)])
     assert op.state == OperationState.COMPLETED
-    states = [(s.step("a").state, s.step("b").state) for s in r.saved]
-    assert states[:5] == [(StepState.PENDING, StepState.PENDING), (StepState.RUNNING, StepState.PENDING),
-                          (StepState.DONE, StepState.PENDING), (StepState.DONE, StepState.RUNNING),
-                          (StepState.DONE, StepState.DONE)]
+    # One write per step boundary: a step's DONE goes with the next step's RUNNING.
+    states = [(s.step("a").state, s.step("b").state, s.state) for s in r.saved]
+    assert states == [(StepState.RUNNING, StepState.PENDING, OperationState.PROCESSING),
+                      (StepState.DONE, StepState.RUNNING, OperationState.PROCESSING),
+                      (StepState.DONE, StepState.DONE, OperationState.COMPLETED)]
+    [stored] = seen_when_b_ran  # what the store held when b acted: a done, with its result
+    assert stored.step("a").state == StepState.DONE and stored.step("a").result == {"a": True}
+    assert stored.step("b").state == StepState.RUNNING
     assert op.step("a").result == {"a": True}
+
+
+def test_a_plan_that_fails_after_a_step_keeps_that_step_done():
+    r = Recorder()
+    def plan(op):
+        if op.step("a") is not None and op.step("a").state == StepState.DONE:
+            raise RuntimeError("the task SSM's schedule is broken")
+        return [Step("a", r.step("a")), Step("b", r.step("b"))]
+    with pytest.raises(RuntimeError):
+        WorkflowRunner(r.save).run(new_op(), plan)
+    assert r.saved[-1].step("a").state == StepState.DONE and r.calls == ["a"]
 
 
 def test_resume_after_a_crash_skips_done_steps():
