@@ -211,7 +211,7 @@ def main():
             round(t["per_second"] / c["per_second"], 2) for t, c in zip(r["throughput"], ceiling)]
     targets = {m: {"instantiate_p50_le_1s": r["latency"]["instantiate"]["p50"] <= 1.0,
                    "instantiate_p50_isolated_le_1s": r["latency_isolated"]["instantiate"]["p50"] <= 1.0,
-                   "ge_5_per_s": max(t["per_second"] for t in r["throughput"]) >= 5,
+                   "ge_5_per_s": min(t["per_second"] for t in r["throughput"]) >= 5,  # at every level
                    "ge_2000_passivated_on_24gb": r["memory"]["passivated_per_24gb"] >= 2000}
                for m, r in modes.items()}
     save("lifecycle", {"args": vars(args), "baseline_in_process": baseline, "modes": modes, "ratios": ratios,
