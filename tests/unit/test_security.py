@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
+from mano.descriptors import loader as descriptor_loader
+from mano.errors import DescriptorError
 from mano.messaging import envelope
 from paths import REPO
 
@@ -20,8 +23,14 @@ def test_no_unsafe_yaml_loading():
     unsafe = re.compile(r"yaml\.(unsafe_load|full_load)|Loader\s*=\s*yaml\.(Loader|FullLoader|UnsafeLoader)")
     offenders = [str(p) for p in SOURCES if unsafe.search(p.read_text())]
     assert offenders == []
-    # the one yaml.load in the codebase uses a loader derived from the safe one
-    assert issubclass(envelope._Loader, yaml.SafeLoader) or envelope._Loader.__name__.startswith("CSafe")
+    # yaml.load is called in two places only, each with a safe loader (libyaml's when present)
+    calls = {str(p.relative_to(REPO)): len(re.findall(r"yaml\.load\(", p.read_text())) for p in SOURCES}
+    assert {path: n for path, n in calls.items() if n} == {"mano/messaging/envelope.py": 1,
+                                                          "mano/descriptors/loader.py": 1}
+    for loader in (envelope._Loader, descriptor_loader.SAFE_LOADER):
+        assert issubclass(loader, yaml.SafeLoader) or loader in (getattr(yaml, "CSafeLoader", None),)
+    with pytest.raises(DescriptorError, match="not valid YAML"):
+        descriptor_loader.parse_yaml(b"a: !!python/object/apply:os.system ['true']", "x.yml")
 
 
 def test_no_credentials_outside_settings():
