@@ -12,11 +12,14 @@ process costs ~0.6 CPU-s here, several times the workflow, and would cap a burst
 Ray starts processes. Such a service is born passivated: its actor is activated by its next
 request (unless that request comes in a burst too: then it also runs here), and if the SLM
 dies meanwhile, its recovery loop hands the operation to the actor, which resumes it from the
-persisted steps, as after any crash.
+persisted steps, as after any crash. Requests on passivated services make a burst of their
+own (many services scaled at once): once as many service actors are starting as the machine
+has CPUs, the next such request runs here too, instead of queueing one more process start.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -41,6 +44,10 @@ from mano.store.client import connect
 
 log = logging.getLogger(__name__)
 
+# Service actors starting at once beyond which requests on passivated services run in the SLM:
+# a process start is CPU-bound, so more than one per CPU only makes each one slower.
+STARTING_LIMIT = max(1, os.cpu_count() or 1)
+
 
 @ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1, concurrency_groups={"waiters": 64})
 class ServiceLifecycleManagerActor(PluginActor):
@@ -59,6 +66,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._here_lock = threading.Lock()
         self._here_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slm-burst")
         self._here_ended = waiting.RunEnded()
+        self._starting: set[str] = set()  # services whose actor this SLM started and is not up yet
         self._ports: tuple | None = None  # the service workflows' ports, made on first use
         self._start_plugin(settings)
         self.spares.fill()
@@ -82,12 +90,18 @@ class ServiceLifecycleManagerActor(PluginActor):
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
                 operation_id: str | None = None) -> dict:
         self._require_running()
-        # In a burst (no spare left), a passivated service's operation runs here too: activating
-        # its actor would start a process, as a new service's would.
-        burst = (self._settings.burst_in_slm and not self.spares.ids() and self._is_new(operation_id)
+        # In a burst (no spare left, or a CPU's worth of actors starting), a passivated
+        # service's operation runs here too: activating its actor would start a process.
+        burst = (self._settings.burst_in_slm and self._in_burst() and self._is_new(operation_id)
                  and not calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE))
         return self._admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
                                                            operation_id=op_id), operation_id, burst)
+
+    def _in_burst(self) -> bool:
+        if not self.spares.ids():
+            return True
+        with self._here_lock:
+            return len(self._starting) >= STARTING_LIMIT
 
     def _is_new(self, operation_id: str | None) -> bool:
         return operation_id is None or self.core.store.operations.find_one(operation_id) is None
@@ -123,6 +137,21 @@ class ServiceLifecycleManagerActor(PluginActor):
                                          get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
             op.service_id, self._settings)
         handle.run.remote(op.id)  # fire and forget: progress is on the operation record
+        with self._here_lock:
+            if op.service_id in self._starting:
+                return
+            self._starting.add(op.service_id)
+        # Up once it answers (at once if it was up already); a dead one counts as up too.
+        handle.pid.remote().future().add_done_callback(lambda _done, sid=op.service_id: self._started(sid))
+
+    def _started(self, service_id: str) -> None:
+        with self._here_lock:
+            self._starting.discard(service_id)
+
+    def starting(self) -> list[str]:
+        """Services whose actor this SLM started and that is not up yet."""
+        with self._here_lock:
+            return sorted(self._starting)
 
     def _run_here(self, op: OperationRecord) -> None:
         """Run an operation, marked as run here, in this process (see the module docstring)."""

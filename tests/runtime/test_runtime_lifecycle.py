@@ -210,3 +210,25 @@ def test_the_slm_crashing_while_it_runs_an_instantiation_hands_it_to_the_service
         other.wait(timeout=60)
         other.terminate()
     assert used_cores(rt) == base  # no VNF deployed twice, none left behind
+
+
+def test_requests_on_many_passivated_services_start_a_cpu_worth_of_actors_and_run_the_rest_in_the_slm(rt):
+    from actors.slm import STARTING_LIMIT
+    base = used_cores(rt)
+    services = [mano.instantiate(DEMO) for _ in range(STARTING_LIMIT + 1)]
+    wait_until(lambda: not any(f"service:{s.id}" in actor_names() for s in services), timeout=30)  # passivated
+    wait_until(lambda: full_spare_pools(rt), timeout=60)  # spares up: no instantiation burst
+    rt.call("infrastructure-adaptor", "inject_fault",
+            {"vnf_name": "firewall-vnf", "delay_s": 1.0, "fail": False, "times": len(services)})
+    ops = [svc.scale_out("vnf_firewall", wait=False).last_operation for svc in services]
+    # Each request came while the actors activated before it were still starting (a process
+    # start takes far longer than a request): the first ones got actors, the last ran here.
+    assert [rt.call("slm", "runs_here", op) for op in ops] == [False] * STARTING_LIMIT + [True]
+    for svc, op in zip(services, ops):
+        assert svc.wait(op, timeout=60).state == OperationState.COMPLETED
+        assert len(svc.vnfrs) == 4
+    assert f"service:{services[-1].id}" not in actor_names()
+    wait_until(lambda: rt.call("slm", "starting") == [], timeout=30)
+    for svc in services:
+        svc.terminate()
+    assert used_cores(rt) == base
