@@ -60,15 +60,17 @@ class FunctionLifecycleManager(PluginActor):
                                    get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
             vnf_instance_id, self._settings)
 
-    def _batch(self, method: str, items: Sequence[Any], key: Any, arg: Any = lambda item: item) -> list[Any]:
+    def _batch(self, method: str, items: Sequence[Any], key: Any, arg: Any = lambda item: item, *,
+               activate: bool = False) -> list[Any]:
         """Run ``method`` for every item in parallel; raise one error naming every failure.
 
-        A lone item is single-VNF work (heal, an FSM event): its actor is activated. In a batch,
+        ``activate``: single-VNF work on a VNF's own state (heal) activates its actor. Otherwise
         a VNF whose actor is up (a warm spare it was deployed on, or an active one) is called
-        there; the others run here, so a batch never waits for a worker process to start (a
-        burst of 50 instantiations with an actor start per VNF timed steps out).
+        there and the others run here, so lifecycle work never waits for a worker process to
+        start: a burst of 50 instantiations with an actor start per VNF timed steps out, and
+        scaling 200 services out by one VNF each queued 200 process starts.
         """
-        if len(items) == 1:
+        if activate:
             outcomes = self._on_actors(method, items, arg)
         else:
             live = [self._has_actor(item.vnf_instance_id) for item in items]
@@ -137,7 +139,7 @@ class FunctionLifecycleManager(PluginActor):
         self._batch("remove", actions, lambda a: a.vnf_instance_id)
 
     def heal(self, action: FunctionAction) -> dict[str, Any]:
-        return self._batch("heal", [action], lambda a: a.vnf_instance_id)[0]
+        return self._batch("heal", [action], lambda a: a.vnf_instance_id, activate=True)[0]
 
     def status(self, vnf_instance_id: str) -> str:
         return calls.call(lambda: self._vnf(vnf_instance_id), "status", timeout=self._settings.step_timeout_s)

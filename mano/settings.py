@@ -26,9 +26,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: new VNFs are deployed on    |
 |                           |                                              | warm spare actors (when the pool has      |
 |                           |                                              | them); on-demand: VNF actors start only   |
-|                           |                                              | for single-VNF work. Either way a batch   |
-|                           |                                              | never waits for an actor to start: VNFs   |
-|                           |                                              | without a live actor run in the FLM       |
+|                           |                                              | for heal and status. Either way lifecycle |
+|                           |                                              | work never waits for an actor to start:   |
+|                           |                                              | VNFs without a live actor run in the FLM  |
 | MANO_SPARE_SERVICE_ACTORS | 2                                            | service actors kept started ahead of need |
 |                           |                                              | (0: start each on its first request)      |
 | MANO_SPARE_VNF_ACTORS     | 3                                            | the same for VNF actors (per-instance)    |

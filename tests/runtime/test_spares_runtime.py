@@ -61,7 +61,7 @@ def test_a_restarted_slm_stops_the_spares_it_can_no_longer_hand_out(rt):
     svc.terminate()
 
 
-def test_without_spares_a_batch_runs_in_the_flm_and_single_vnf_work_activates_the_actor(rt):
+def test_without_spares_lifecycle_work_runs_in_the_flm_and_heal_activates_the_actor(rt):
     wait_until(lambda: full_pools(rt), timeout=30)
     rt.call("flm", "new_instance_ids", rt.settings.spare_vnf_actors)  # a burst took every VNF spare
     svc = mano.instantiate(DEMO)  # (the refill waits a second, and for idle CPUs)
@@ -73,5 +73,12 @@ def test_without_spares_a_batch_runs_in_the_flm_and_single_vnf_work_activates_th
     svc.heal(victim)  # single-VNF work: its actor is activated from the VNFR
     assert f"vnf:{victim}" in actor_names()
     assert rt.call("flm", "status", victim) == "running"
+    rt.call("flm", "new_instance_ids", len(rt.call("flm", "spare_ids")))  # no spare for the next one either
+    svc.scale_out("vnf_firewall")  # one VNF, but lifecycle work: it runs in the FLM too
+    [added] = {v.id for v in svc.record.vnf_instances} - set(vnf_ids)
+    assert f"vnf:{added}" not in actor_names()
+    svc.scale_in(vnf_instance_id=added)  # and so do its stop and remove
+    assert f"vnf:{added}" not in actor_names()
+    assert svc.record.vnf_instance(added).state.value == "TERMINATED"
     svc.terminate()
     assert svc.status == "TERMINATED"
