@@ -2,7 +2,7 @@
 
 Public surface (everything else is internal and may change):
 
-* :func:`place` — ``place(service, substrate, policy, *, solver="auto"|"exact"|"fast", seed=0,
+* :func:`place` — ``place(service, substrate, policy, *, solver="auto"|"exact"|"fast"|"exhaustive", seed=0,
   map_fn=map) -> Mapping`` over networkx-based :class:`ServiceGraph` and :class:`Substrate`.
 * :func:`place_sonata` — SONATA dicts in, ``{vnf_id: vim_uuid}`` out (what the lifecycle code
   calls); :func:`place_sonata_mapping` returns the full :class:`Mapping`.
