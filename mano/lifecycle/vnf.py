@@ -65,10 +65,8 @@ class VnfController:
         vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
         vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
         try:
-            if existing is None:
-                stored = self._vnfrs.insert(vnfr)
-            else:
-                stored = self._vnfrs.update(vnfr.model_copy(update={"rev": existing.rev}))
+            stored = self._vnfrs.upsert(vnfr if existing is None else vnfr.model_copy(update={"rev": existing.rev}),
+                                        exists=existing is not None)
         except (DuplicateRecordError, StaleRecordError):
             # A twin call (a resumed workflow racing the original) wrote first; the VIM
             # deployment is idempotent by instance id, so its record describes the same VNF.

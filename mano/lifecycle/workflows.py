@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
-from mano.errors import DuplicateRecordError, LifecycleError, ManoError, StepFailedError
+from mano.errors import LifecycleError, ManoError, StepFailedError
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
                                   PlacementRequest, PlacementUnit)
 from mano.lifecycle.sonata_records import build_nsr
@@ -264,13 +264,8 @@ class ServiceWorkflows:
         current = self.store.nsr.find_one(self.service_id)
         if terminated and current is not None:  # keep the NSR's last shape, mark it terminated
             nsr = current.model_copy(update={"status": SonataStatus.TERMINATED.value, "version": str(version)})
-        if current is None:
-            try:
-                self.store.nsr.insert(nsr)
-            except DuplicateRecordError:  # a twin run (a resumed operation) stored it first
-                self.store.nsr.mutate(self.service_id, lambda old: nsr.model_copy(update={"rev": old.rev}))
-        else:
-            self.store.nsr.update(nsr.model_copy(update={"rev": current.rev}))
+        self.store.nsr.upsert(nsr.model_copy(update={"rev": current.rev}) if current else nsr,
+                              exists=current is not None)
         self.mutate_service(lambda s: s.model_copy(update={"nsr_version": version}))
         return {"nsr_version": version}
 

@@ -162,13 +162,20 @@ class Repository(Generic[RecordT]):
             f"{self.collection_name} record {record.id!r} was changed by someone else: "
             f"update expected rev {record.rev}, the store has rev {current.get(REV_KEY)}")
 
-    def upsert(self, record: RecordT) -> RecordT:
+    def upsert(self, record: RecordT, *, exists: bool | None = None) -> RecordT:
         """Insert the record, or update it if it exists; never overwrites a newer revision.
+
+        ``exists``: whether the caller just read the record (True) or found none (False), which
+        saves looking it up again; None looks it up. If one was inserted since the caller found
+        none, the write falls back to the revision-checked update, as without the hint.
 
         Raises:
             StaleRecordError: the record exists with a revision other than ``record.rev``.
+            RecordNotFoundError: ``exists=True`` but the record is gone.
         """
-        if self.find_one(record.id) is None:
+        if exists is None:
+            exists = self.find_one(record.id) is not None
+        if not exists:
             try:
                 return self.insert(record)
             except DuplicateRecordError:

@@ -140,6 +140,22 @@ def test_upsert_inserts_then_updates_by_revision(embedded_store: Store, new_id: 
         plugins.upsert(first)  # based on rev 0: never overwrites the newer rev 1
 
 
+def test_upsert_told_what_the_caller_found_skips_the_lookup_and_still_never_overwrites(
+        embedded_store: Store, new_id: NewId, monkeypatch: pytest.MonkeyPatch) -> None:
+    plugins = embedded_store.plugins
+    lookups = []
+    real_find_one = plugins.find_one
+    monkeypatch.setattr(plugins, "find_one", lambda i: lookups.append(i) or real_find_one(i))
+    plugin = PluginRecord(id=new_id("plugin"), name="son-plugin.FLM", version="1")
+    first = plugins.upsert(plugin, exists=False)
+    second = plugins.upsert(first.model_copy(update={"state": PluginState.RUNNING}), exists=True)
+    assert (first.rev, second.rev, lookups) == (0, 1, [])
+    # Found none, but someone inserted it since: the revision-checked update decides.
+    with pytest.raises(StaleRecordError):
+        plugins.upsert(plugin, exists=False)
+    assert plugins.get(plugin.id).state == PluginState.RUNNING
+
+
 def test_find_with_filters_sort_and_limit(embedded_store: Store, new_id: NewId) -> None:
     operations = embedded_store.operations
     service_id = new_id("svc")
