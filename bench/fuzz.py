@@ -26,7 +26,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from bench._common import save  # noqa: E402
 
 REPO = HERE.parent
-SONATA = Path(__import__("os").environ.get("MANO_SHARED", REPO.parent / "shared")) / "fixtures" / "sonata"
+SONATA = REPO / "tests" / "data" / "sonata"
 
 
 def random_value(rng: random.Random, depth: int = 0):

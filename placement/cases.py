@@ -1,9 +1,10 @@
 """Run a file of SONATA placement cases: ``python -m placement.cases CASES.yml [--json]``.
 
-The file format is ``shared/fixtures/sonata/placement/cases.yml``: a list of cases, each naming
-an NSD, its VNFDs in order (``vnf_1``, ``vnf_2``, ...), a topology file, the operator and customer
-policies, optional ``operator_weight``/``developer_weight`` (SONATA's 2018 API arguments that
-override ``operator_policy.weights``), ingress/egress, ``vnf_single_pop``, an optional
+The file format is that of SONATA's own cases (``tests/data/sonata/placement/cases.yml`` in this
+repository): a list of cases, each naming an NSD, its VNFDs in order (``vnf_1``, ``vnf_2``, ...),
+a topology file, the operator and customer policies, optional
+``operator_weight``/``developer_weight`` (SONATA's 2018 API arguments that override
+``operator_policy.weights``), ingress/egress, ``vnf_single_pop``, an optional
 ``predefined_mapping`` and the ``expected`` PoP uuid per ``vnf_<k>``. Artefact paths are relative
 to the cases file.
 

@@ -1,7 +1,6 @@
 """Fixtures shared by the whole suite.
 
-The SONATA fixtures live in ``shared/fixtures/sonata`` beside the repository (CI clones main
-with shared/ next to it); ``MANO_SHARED`` points elsewhere if needed.
+The SONATA fixtures live in ``tests/data/sonata`` (see its README for their origin and licence).
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from paths import EXAMPLES, SONATA
 @pytest.fixture(scope="session")
 def sonata_fixtures() -> Path:
     if not SONATA.is_dir():
-        pytest.fail(f"SONATA fixtures not found at {SONATA}; set MANO_SHARED to the shared/ folder")
+        pytest.fail(f"SONATA fixtures not found at {SONATA}")
     return SONATA
 
 

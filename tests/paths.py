@@ -1,10 +1,12 @@
-"""Where the suite finds its data: SONATA fixtures in shared/ beside the repo, and examples/."""
+"""Where the suite finds its data: the SONATA fixtures in tests/data/sonata, and examples/.
+
+Everything the suite reads lives inside the repository (a clone alone runs every test).
+"""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MANO_SHARED", REPO.parent / "shared"))
-SONATA = SHARED / "fixtures" / "sonata"
+DATA = REPO / "tests" / "data"
+SONATA = DATA / "sonata"
 EXAMPLES = REPO / "examples"

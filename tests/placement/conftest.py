@@ -10,9 +10,7 @@ from placement_checks import CASES_FILE
 
 @pytest.fixture(scope="session")
 def cases_file() -> Path:
-    """The SONATA placement cases file (fails clearly when shared/ is missing)."""
+    """The SONATA placement cases file (fails clearly when it is missing)."""
     if not CASES_FILE.is_file():
-        pytest.fail(
-            f"SONATA placement cases not found at {CASES_FILE}; set MANO_SHARED to the shared/ folder"
-        )
+        pytest.fail(f"SONATA placement cases not found at {CASES_FILE}")
     return CASES_FILE

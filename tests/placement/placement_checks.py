@@ -8,7 +8,6 @@ own bookkeeping. Imported by the test modules (this directory is on ``sys.path``
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import networkx as nx
@@ -30,8 +29,7 @@ from placement.service import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("MANO_SHARED", REPO.parent / "shared"))
-CASES_FILE = SHARED / "fixtures" / "sonata" / "placement" / "cases.yml"
+CASES_FILE = REPO / "tests" / "data" / "sonata" / "placement" / "cases.yml"
 TOLERANCE = 1e-6
 
 #: hypothesis settings of the property tests (applied per test, never as a global profile)
@@ -41,7 +39,7 @@ PROPERTY_SETTINGS = settings(
 
 
 def load_cases() -> list[dict]:
-    """The cases of cases.yml (empty list if the shared folder is missing; the fixture fails then)."""
+    """The cases of cases.yml (empty list if the file is missing; the ``cases_file`` fixture fails then)."""
     return yaml.safe_load(CASES_FILE.read_text()) if CASES_FILE.is_file() else []
 
 

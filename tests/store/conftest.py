@@ -1,8 +1,7 @@
 """Fixtures for the record store tests.
 
 * ``load_sonata_yaml``: load a SONATA fixture file by its path under ``fixtures/sonata/``
-  (found through the suite's ``sonata_fixtures`` fixture: ``$MANO_SHARED``, default
-  ``<repo>/../shared``).
+  (found through the suite's ``sonata_fixtures`` fixture: ``tests/data/sonata``).
 * ``settings``: a :class:`Settings` with a fresh, empty ``MANO_HOME`` for tests that start (and
   stop) their own embedded server.
 * ``embedded_store``: one embedded nx-27017 server and :class:`Store` for the whole session,
