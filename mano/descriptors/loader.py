@@ -18,11 +18,11 @@ from pydantic import BaseModel, ValidationError
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.references import Problem, check_nsd, check_vnfd
 from mano.errors import DescriptorError
+from mano.safe_yaml import SAFE_LOADER, is_nesting_limit
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 200_000
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Source = Union[str, Path, bytes, dict]
 M = TypeVar("M", bound=BaseModel)
@@ -60,7 +60,9 @@ def parse_yaml(data: bytes, label: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -
         raise DescriptorError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=label) from None
     try:
         document = _load_yaml(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
+        if is_nesting_limit(exc):  # the parser's own limit stopped it before _check_shape could
+            raise DescriptorError(f"nesting deeper than {MAX_DEPTH} levels", source=label) from None
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -74,8 +76,8 @@ def parse_yaml(data: bytes, label: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -
 def _load_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError:
-        if SAFE_LOADER is yaml.SafeLoader:
+    except yaml.YAMLError as exc:
+        if SAFE_LOADER is yaml.SafeLoader or is_nesting_limit(exc):
             raise
     # Bad input is rare: parse it again with the Python loader, whose error positions are
     # the same on every machine (libyaml's may point past the last line).

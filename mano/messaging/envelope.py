@@ -18,7 +18,9 @@ strict and bounded *before* PyYAML builds any object:
    recursive composer, which dies with ``RecursionError`` or, in C, worse, on ``[[[[…``).
    The scan bounds the nesting depth and the number of nodes *after alias expansion*, so
    a "billion laughs" document is refused although anchors and aliases stay legal (Ruby's
-   Psych, which the SONATA gatekeeper uses, emits them for shared objects);
+   Psych, which the SONATA gatekeeper uses, emits them for shared objects). libyaml's own
+   nesting limit, which its scanner may hit first, is reported as too deep as well
+   (:mod:`mano.safe_yaml`);
 4. only then ``yaml.safe_load`` (the C loader when libyaml is present) builds the body.
    Only the safe loader is ever used: no Python object tags.
 
@@ -40,6 +42,7 @@ from typing import Any, Literal
 import yaml
 
 from mano.errors import MessagingError
+from mano.safe_yaml import SAFE_DUMPER, SAFE_LOADER, is_nesting_limit
 from mano.settings import Settings
 
 __all__ = [
@@ -79,12 +82,8 @@ DEFAULT_MAX_NODES = 1_000_000
 
 HeaderType = Literal["request", "reply"]
 
-if getattr(yaml, "__with_libyaml__", False):  # pragma: no branch - depends on the build
-    _Loader: type = yaml.CSafeLoader
-    _BaseDumper: type = yaml.CSafeDumper
-else:  # pragma: no cover - pure-Python PyYAML
-    _Loader = yaml.SafeLoader
-    _BaseDumper = yaml.SafeDumper
+_Loader: type = SAFE_LOADER
+_BaseDumper: type = SAFE_DUMPER
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -305,7 +304,10 @@ def _check_structure(text: str, *, max_depth: int, max_nodes: int) -> None:
                         MalformedReason.TOO_DEEP,
                         f"nesting deeper than {max_depth} levels (through alias *{event.anchor})")
                 add(nodes, height)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
+        if is_nesting_limit(exc):  # the parser's own limit stopped it before ours could
+            raise MalformedMessageError(MalformedReason.TOO_DEEP,
+                                        f"nesting deeper than {max_depth} levels") from None
         raise MalformedMessageError(MalformedReason.NOT_YAML, _yaml_problem(exc)) from None
 
 

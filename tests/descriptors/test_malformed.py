@@ -167,6 +167,23 @@ def test_depth_limit():
         parse_yaml(deep.encode(), "deep.yml")
 
 
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+@pytest.mark.parametrize("levels", [1_000, 100_000])
+def test_depth_beyond_the_parsers_own_limit_is_too_deep(monkeypatch, loader: str, levels: int):
+    """libyaml stops ~1,000 levels itself, the Python composer recurses: either way "too deep"."""
+    import yaml
+
+    import mano.descriptors.loader as descriptor_loader
+
+    if loader == "python":
+        monkeypatch.setattr(descriptor_loader, "SAFE_LOADER", yaml.SafeLoader)
+    elif not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML built without libyaml")
+    deep = b"a: " + b"[" * levels + b"]" * levels
+    with pytest.raises(DescriptorError, match=f"nesting deeper than {MAX_DEPTH} levels"):
+        parse_yaml(deep, "deep.yml")
+
+
 def test_alias_bomb_is_refused():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     for i in range(1, 9):

@@ -156,6 +156,26 @@ def test_too_deep() -> None:
     assert _reason(b"[" * 100_000).reason is MalformedReason.TOO_DEEP
 
 
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"a: " + b"[" * 1_000 + b"]" * 1_000,
+                                  b"{a: " * 5_000])
+def test_too_deep_whichever_parser_layer_stops_it(monkeypatch, loader: str, body: bytes) -> None:
+    """libyaml's scanner refuses ~1,000 levels before our scan sees level 65: still TOO_DEEP."""
+    from mano.messaging import envelope
+
+    if loader == "python":
+        monkeypatch.setattr(envelope, "_Loader", yaml.SafeLoader)
+    elif not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML built without libyaml")
+    err = _reason(body)
+    assert err.reason is MalformedReason.TOO_DEEP
+    assert "nesting deeper than 64 levels" in str(err)
+
+
+def test_unclosed_shallow_input_is_still_not_yaml() -> None:
+    assert _reason(b"a: [[[1, 2]").reason is MalformedReason.NOT_YAML
+
+
 def test_too_deep_through_alias() -> None:
     raw = b"a: &a [[[[1]]]]\nb: [[[[*a]]]]"
     assert decode_body(raw, max_depth=10)["a"] == [[[[1]]]]
