@@ -39,7 +39,7 @@ class FunctionLifecycleManager(PluginActor):
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
         size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0
         self.spares = spares.SparePool(size, self._create_spare, lambda handle: handle.claim.remote(),
-                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
+                                       refill_delay_s=spares.REFILL_DELAY_S, started=spares.wait_started)
         self._start_plugin(settings)
         self.spares.fill()
 

@@ -61,7 +61,8 @@ class ServiceLifecycleManagerActor(PluginActor):
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
                                        lambda handle: handle.claim.remote(),
-                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
+                                       refill_delay_s=spares.REFILL_DELAY_S, busy=self._starting_or_running_here,
+                                       started=spares.wait_started)
         self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
         self._here_lock = threading.Lock()
         self._here_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slm-burst")
@@ -147,6 +148,11 @@ class ServiceLifecycleManagerActor(PluginActor):
     def _started(self, service_id: str) -> None:
         with self._here_lock:
             self._starting.discard(service_id)
+
+    def _starting_or_running_here(self) -> bool:
+        """Worker processes starting or operations running in this SLM: no spare starts now."""
+        with self._here_lock:
+            return bool(self._starting or self._here)
 
     def starting(self) -> list[str]:
         """Services whose actor this SLM started and that is not up yet."""
