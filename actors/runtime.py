@@ -39,7 +39,11 @@ SINGLETONS = (
 )
 
 
+_dashboard_url: str | None = None
+
+
 def init_ray(settings: Settings) -> None:
+    global _dashboard_url
     if ray.is_initialized():
         return
     # The embedded Ray inherits this process's environment; keep its chatter out of the user's terminal.
@@ -47,9 +51,15 @@ def init_ray(settings: Settings) -> None:
     kwargs: dict[str, Any] = {"namespace": naming.NAMESPACE, "logging_level": logging.ERROR,
                               "log_to_driver": False, "configure_logging": True}
     if settings.ray_address:
-        ray.init(address=settings.ray_address, **kwargs)
+        context = ray.init(address=settings.ray_address, **kwargs)
     else:
-        ray.init(include_dashboard=settings.dashboard, dashboard_host="127.0.0.1", **kwargs)
+        context = ray.init(include_dashboard=settings.dashboard, dashboard_host="127.0.0.1", **kwargs)
+    _dashboard_url = context.dashboard_url or None
+
+
+def dashboard_url() -> str | None:
+    """The dashboard of the Ray this process started or joined (None: no dashboard, or no Ray yet)."""
+    return _dashboard_url
 
 
 def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -93,6 +103,7 @@ def actor_names() -> list[str]:
 
 def stop(*, shutdown_ray: bool = True) -> None:
     """Kill every mano actor (records stay in the store), then leave Ray."""
+    global _dashboard_url
     if not ray.is_initialized():
         return
     for name in actor_names():
@@ -102,6 +113,7 @@ def stop(*, shutdown_ray: bool = True) -> None:
             pass
     if shutdown_ray:
         ray.shutdown()
+        _dashboard_url = None
 
 
 def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:

@@ -1,8 +1,9 @@
 """The background runtime of ``mano up``: one process that owns an embedded Ray and the store.
 
 It starts the runtime like any ``mano.init()``, records how to reach it in
-``MANO_HOME/runtime.json`` (Ray's GCS address, the store URL, its pid) and waits; later CLI
-commands attach to it; SIGTERM (``mano down``) stops the actors, Ray and the store.
+``MANO_HOME/runtime.json`` (Ray's GCS address, the store URL, its pid, the Ray dashboard and how
+to log in to it) and waits; later CLI commands attach to it; SIGTERM (``mano down``) stops the
+actors, Ray and the store.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def main(argv: list[str]) -> None:
     import os
 
     import ray
-    info = {"ray_address": ray.get_runtime_context().gcs_address, "mongo_url": rt.store.url, "pid": os.getpid()}
+    from mano.cli import local_runtime
+    info = {"ray_address": ray.get_runtime_context().gcs_address, "mongo_url": rt.store.url,
+            "pid": os.getpid(), "dashboard": local_runtime.dashboard_info(local_runtime.dashboard())}
     path = settings.home / "runtime.json"
     path.write_text(json.dumps(info))
     stop = threading.Event()

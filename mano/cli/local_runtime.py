@@ -6,12 +6,13 @@ commands find it there and attach; ``mano down`` stops it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from mano.errors import ManoError
 from mano.settings import Settings
@@ -49,6 +50,62 @@ def up(settings: Settings, *, gateway: bool = False) -> dict[str, Any]:
         time.sleep(0.2)
     process.terminate()
     raise ManoError(f"the runtime did not start within 180 s; see {settings.home / 'runtime.log'}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dashboard:
+    """Where the Ray dashboard is and, for a person, how to get past its login."""
+
+    url: str
+    auth: str
+    token_file: Path | None = None  # the file holding the token, when a file is where Ray reads it
+
+
+def dashboard(url: str | None = None, *, environ: Mapping[str, str] | None = None,
+              home: Path | None = None) -> Dashboard | None:
+    """The Ray dashboard's URL and how to authenticate; None without a dashboard.
+
+    ``url`` defaults to the dashboard of the Ray this process started or joined. Ray (2.59 on)
+    turns token auth on for a new local cluster unless ``RAY_AUTH_MODE`` says otherwise, and
+    records the mode in this process's environment. The dashboard then shows "Authentication
+    Token Required" and asks for the token once (``POST /api/authenticate`` sets a cookie); no
+    URL logs in by itself. Scripts send ``Authorization: Bearer <token>``. Ray reads the token
+    from ``RAY_AUTH_TOKEN``, else the file ``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``.
+    The hint says where it is, never the token itself.
+    """
+    if url is None:
+        from actors import runtime as actor_runtime
+        url = actor_runtime.dashboard_url()
+    if not url:
+        return None
+    if "://" not in url:
+        url = f"http://{url}"
+    env = os.environ if environ is None else environ
+    if env.get("RAY_AUTH_MODE", "").lower() != "token":
+        return Dashboard(url, "no login: Ray token auth is off")
+    if env.get("RAY_AUTH_TOKEN"):
+        return Dashboard(url, "log in with the token in $RAY_AUTH_TOKEN")
+    token_file = Path(env["RAY_AUTH_TOKEN_PATH"]) if env.get("RAY_AUTH_TOKEN_PATH") else \
+        (home or Path.home()) / ".ray" / "auth_token"
+    return Dashboard(url, f"log in with the token in {token_file}; `ray get-auth-token` prints it", token_file)
+
+
+def dashboard_info(access: Dashboard | None) -> dict[str, Any] | None:
+    """``access`` for ``runtime.json`` (the daemon writes it, ``mano up`` prints it)."""
+    if access is None:
+        return None
+    return {"url": access.url, "auth": access.auth,
+            "token_file": str(access.token_file) if access.token_file else None}
+
+
+def dashboard_from_info(info: Mapping[str, Any]) -> Dashboard | None:
+    """The dashboard recorded in ``runtime.json`` by the daemon, if it has one."""
+    recorded = info.get("dashboard")
+    if not isinstance(recorded, dict) or not recorded.get("url"):
+        return None
+    token_file = recorded.get("token_file")
+    return Dashboard(str(recorded["url"]), str(recorded.get("auth") or ""),
+                     Path(token_file) if token_file else None)
 
 
 def _alive(pid: Any) -> bool:

@@ -13,13 +13,13 @@ from typing import Any
 import click
 
 from mano.cli import render
-from mano.cli.render import console, errors
+from mano.cli.render import console, errors, lit
 from mano.errors import ManoError
 from mano.settings import Settings
 
 
 def _fail(exc: BaseException, code: int = 1) -> None:
-    errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    errors.print(f"[red]error:[/red] {lit(exc)}", markup=True, highlight=False)
     sys.exit(code)
 
 
@@ -54,7 +54,10 @@ def up(gateway: bool) -> None:
         info = local_runtime.up(Settings.from_env(), gateway=gateway)
     except ManoError as exc:
         _fail(exc)
-    console.print(f"runtime up: Ray at {info['ray_address']}, store at {info['mongo_url']}")
+    console.print(f"runtime up: Ray at {lit(info['ray_address'])}, store at {lit(info['mongo_url'])}")
+    dashboard = local_runtime.dashboard_from_info(info)
+    if dashboard is not None:
+        console.print(render.dashboard_line(dashboard), highlight=False)
 
 
 @main.command()
@@ -68,7 +71,8 @@ def gateway() -> None:
         actor_runtime.start_gateway(rt.settings)
     except ManoError as exc:
         _fail(exc)
-    console.print(f"gateway serving exchange {rt.settings.exchange!r} on the broker; Ctrl-C stops it")
+    console.print(f"gateway serving exchange {lit(repr(rt.settings.exchange))} on the broker; "
+                  "Ctrl-C stops it")
     try:
         while True:
             time.sleep(3600)
@@ -99,7 +103,7 @@ def instantiate(path: Path, vim: str | None, as_json: bool, no_wait: bool) -> No
     import mano
     rt = _connect()
     try:
-        with console.status(f"instantiating {path} …", spinner="dots") if not as_json else _Null():
+        with console.status(f"instantiating {lit(path)} …", spinner="dots") if not as_json else _Null():
             service = mano.instantiate(path, vim=vim, wait=not no_wait)
     except mano.OperationFailedError as exc:
         if as_json:
@@ -185,7 +189,7 @@ def _operate(service_id: str, action: str, **kwargs: Any) -> None:
         _fail(exc)
     except ManoError as exc:
         _fail(exc)
-    console.print(f"{action.replace('_', ' ')} of {service_id}: {render.styled('COMPLETED')}")
+    console.print(f"{action.replace('_', ' ')} of {lit(service_id)}: {render.styled('COMPLETED')}")
 
 
 @main.command()
@@ -232,7 +236,8 @@ def plugins(as_json: bool) -> None:
     for column in ("uuid", "name", "version", "state", "last heartbeat"):
         table.add_column(column)
     for r in records:
-        table.add_row(r["id"], r["name"], r["version"], render.styled(r["state"]), str(r["last_heartbeat_at"]))
+        table.add_row(lit(r["id"]), lit(r["name"]), lit(r["version"]), render.styled(r["state"]),
+                      lit(r["last_heartbeat_at"]))
     console.print(table)
 
 
@@ -256,7 +261,7 @@ def top(watch: bool) -> None:
         for svc in mano.services("READY"):
             for v in svc.record.vnf_instances:
                 m = metrics.get(v.id, {})
-                t.add_row(svc.name, v.vnf_id, v.id[:8], render.styled(v.state.value),
+                t.add_row(lit(svc.name), lit(v.vnf_id), lit(v.id[:8]), render.styled(v.state.value),
                           *(f"{m[k]:.1f}" if k in m else "" for k in
                             ("vm_cpu_perc", "vm_mem_perc", "vm_net_rx_MB", "vm_net_tx_MB")))
         return t
@@ -273,13 +278,14 @@ def top(watch: bool) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=Path("examples/sonata-demo"))
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--keep", is_flag=True, help="leave the service running (with mano up)")
-def demo(path: Path, keep: bool) -> None:
-    """The main job: instantiate the demo service, show it, scale it, terminate it."""
-    from mano.cli.demo import run_demo
+def demo(path: Path | None, keep: bool) -> None:
+    """The main job: instantiate the demo service (PATH, default: the packaged sonata-demo), show it,
+    scale it, terminate it."""
+    from mano.cli.demo import DEMO_SERVICE, run_demo
     try:
-        run_demo(path, keep=keep)
+        run_demo(path or DEMO_SERVICE, keep=keep)
     except ManoError as exc:
         _fail(exc)
 

@@ -1,24 +1,44 @@
-"""How records look to a person (rich tables) and to a program (``--json``)."""
+"""How records look to a person (rich tables) and to a program (``--json``).
+
+Rich reads ``[...]`` in a string as markup: every string mano did not write itself (records,
+descriptors, ids, exception texts, user input) goes through :func:`lit` before it reaches a
+rich print, table or status, so e.g. ``pip install 'mano[docker]'`` keeps its ``[docker]``.
+"""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mano.records import OperationRecord, ServiceRecord
 
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from mano.cli.local_runtime import Dashboard
+
+# emoji=False: a foreign ``:name:`` (e.g. in an id or a message) is never turned into an emoji.
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 _STATE_STYLE = {"READY": "green", "COMPLETED": "green", "TERMINATED": "dim", "FAILED": "red", "ROLLED_BACK": "red",
                 "RUNNING": "green", "DONE": "green", "PENDING": "dim"}
 
 
+def lit(value: object) -> str:
+    """``value`` as markup that rich prints literally (its ``[...]`` escaped)."""
+    return escape(str(value))
+
+
 def styled(value: str) -> str:
     style = _STATE_STYLE.get(value, "yellow")
-    return f"[{style}]{value}[/{style}]"
+    return f"[{style}]{lit(value)}[/{style}]"
+
+
+def dashboard_line(dashboard: Dashboard) -> str:
+    """How ``mano up`` and ``mano demo`` announce the Ray dashboard (see ``local_runtime.dashboard``)."""
+    return f"Ray dashboard: {lit(dashboard.url)} ({lit(dashboard.auth)})"
 
 
 def print_json(data: Any) -> None:
@@ -31,18 +51,18 @@ def services_table(records: Iterable[ServiceRecord]) -> Table:
         table.add_column(column)
     for r in records:
         live = [v for v in r.vnf_instances if v.state.value != "TERMINATED"]
-        table.add_row(r.id, r.name, styled(r.state.value), str(len(live)), r.vim,
+        table.add_row(lit(r.id), lit(r.name), styled(r.state.value), str(len(live)), lit(r.vim),
                       r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
     return table
 
 
 def service_table(record: ServiceRecord, pop_names: dict[str, str]) -> Table:
-    table = Table(title=f"service {record.name} ({record.id}): {styled(record.state.value)}")
+    table = Table(title=f"service {lit(record.name)} ({lit(record.id)}): {styled(record.state.value)}")
     for column in ("vnf instance", "network function", "vnfd", "pop", "state"):
         table.add_column(column)
     for v in record.vnf_instances:
-        table.add_row(v.id, v.vnf_id, f"{v.vnfd_name} {v.vnfd_version}", pop_names.get(v.pop, v.pop),
-                      styled(v.state.value))
+        table.add_row(lit(v.id), lit(v.vnf_id), lit(f"{v.vnfd_name} {v.vnfd_version}"),
+                      lit(pop_names.get(v.pop, v.pop)), styled(v.state.value))
     return table
 
 
@@ -53,17 +73,17 @@ def operations_table(ops: Iterable[OperationRecord]) -> Table:
     for op in ops:
         done = sum(s.state.value == "DONE" for s in op.steps)
         took = (op.finished_at - op.created_at).total_seconds() if op.finished_at else None
-        table.add_row(op.id, op.type.value, styled(op.state.value), f"{done}/{len(op.steps)}",
-                      f"{took:.3f}" if took is not None else "", op.error or "")
+        table.add_row(lit(op.id), lit(op.type.value), styled(op.state.value), f"{done}/{len(op.steps)}",
+                      f"{took:.3f}" if took is not None else "", lit(op.error or ""))
     return table
 
 
 def steps_table(op: OperationRecord) -> Table:
-    table = Table(title=f"{op.type.value} {op.id}: {styled(op.state.value)}")
+    table = Table(title=f"{lit(op.type.value)} {lit(op.id)}: {styled(op.state.value)}")
     for column in ("step", "state", "attempts", "took (s)", "message"):
         table.add_column(column)
     for s in op.steps:
         took = (s.finished_at - s.started_at).total_seconds() if s.finished_at and s.started_at else None
-        table.add_row(s.name, styled(s.state.value), str(s.attempts), f"{took:.3f}" if took is not None else "",
-                      s.message or "")
+        table.add_row(lit(s.name), styled(s.state.value), str(s.attempts),
+                      f"{took:.3f}" if took is not None else "", lit(s.message or ""))
     return table

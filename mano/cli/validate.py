@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from mano.cli.render import console, errors, print_json
+from mano.cli.render import console, errors, lit, print_json
 from mano.descriptors import Nsd, Vnfd, load_descriptor, load_service
 from mano.errors import DescriptorError, MissingVnfdError
 
@@ -48,12 +48,13 @@ def validate_paths(paths: tuple[Path, ...], as_json: bool) -> bool:
         for column in ("path", "kind", "name", "vendor", "version", "units", "links", "cores", "memory (GB)"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r["path"], r["kind"], r["name"], r["vendor"], r["version"], r["units"], str(r["links"]),
+            table.add_row(lit(r["path"]), r["kind"], lit(r["name"]), lit(r["vendor"]), lit(r["version"]),
+                          lit(r["units"]), str(r["links"]),
                           "" if r["cores"] is None else f"{r['cores']:g}",
                           "" if r["memory_gb"] is None else f"{r['memory_gb']:g}")
         console.print(table)
     for note in notes:
-        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        console.print(f"[yellow]note:[/yellow] {lit(note)}", highlight=False)
     for p in problems:
-        errors.print(f"[red]invalid:[/red] {p['error']}", highlight=False)
+        errors.print(f"[red]invalid:[/red] {lit(p['error'])}", highlight=False)
     return not problems
