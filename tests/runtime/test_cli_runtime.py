@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from paths import EXAMPLES, REPO
+from paths import EXAMPLES, REPO, console_script
 
 pytestmark = pytest.mark.integration
 
 
 def test_up_instantiate_ls_terminate_down(tmp_path):
-    mano_cli = shutil.which("mano")
+    mano_cli = console_script("mano")
     assert mano_cli, "the mano console command is installed by pip install -e ."
     env = {**os.environ, "MANO_HOME": str(tmp_path), "MANO_DASHBOARD": "0", "COLUMNS": "200",
            "MANO_MONITORING_PERIOD_S": "0"}
