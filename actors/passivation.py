@@ -27,6 +27,7 @@ class IdleTimer:
         self._held = held
         self._busy = 1 if held else 0
         self._last = time.monotonic()
+        self._grace_until = 0.0  # monotonic time before which it is never idle (see release_hold)
         self._name = name
         if idle_s > 0:
             threading.Thread(target=self._watch, name=f"idle-{name}", daemon=True).start()
@@ -47,19 +48,26 @@ class IdleTimer:
         with self._lock:
             return self._held
 
-    def release_hold(self) -> None:
-        """Start counting idle time (idempotent)."""
+    def release_hold(self, grace_s: float = 0.0) -> None:
+        """Start counting idle time (idempotent), but never idle within ``grace_s`` from now.
+
+        A claimed spare's first work may come a whole workflow step later: the place step
+        takes VNF ids before it places, and a placement slower than ``idle_s`` (one busy core
+        made a cold one take 7 s) passivated the claimed spares before their deploy.
+        """
         with self._lock:
             if self._held:
                 self._held = False
                 self._busy -= 1
                 self._last = time.monotonic()
+                self._grace_until = self._last + grace_s
 
     def _watch(self) -> None:
         while True:
             time.sleep(min(1.0, self.idle_s / 4))
             with self._lock:
-                idle = self._busy == 0 and time.monotonic() - self._last > self.idle_s
+                now = time.monotonic()
+                idle = self._busy == 0 and now - self._last > self.idle_s and now >= self._grace_until
             if idle:
                 log.info("%s idle for %.1f s: passivating", self._name, self.idle_s)
                 self._on_idle()

@@ -101,6 +101,17 @@ def test_a_held_timer_does_not_passivate_until_released():
     assert time.monotonic() - started >= 0.2  # idle time counts from the release, not from creation
 
 
+def test_a_claimed_spare_is_not_idle_within_its_grace_even_without_work():
+    """The place step claims VNF spares before placing: a slow placement must not passivate them."""
+    fired = threading.Event()
+    timer = IdleTimer(0.1, fired.set, name="spare", held=True)
+    started = time.monotonic()
+    timer.release_hold(grace_s=0.8)
+    assert not fired.wait(0.6)  # six idle periods, but within the grace
+    assert fired.wait(3)
+    assert time.monotonic() - started >= 0.8
+
+
 def test_an_unheld_timer_passivates_after_idle_time():
     fired = threading.Event()
     IdleTimer(0.2, fired.set, name="plain")
