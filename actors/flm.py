@@ -39,7 +39,7 @@ class FunctionLifecycleManager(PluginActor):
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
         size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0
         self.spares = spares.SparePool(size, self._create_spare, lambda handle: handle.claim.remote(),
-                                       refill_delay_s=spares.REFILL_DELAY_S, started=spares.wait_started)
+                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
         self._start_plugin(settings)
         self.spares.fill()
 
@@ -53,6 +53,13 @@ class FunctionLifecycleManager(PluginActor):
         return self.spares.take_ids(count)
 
     def spare_ids(self) -> list[str]:
+        return self.spares.ids()
+
+    def fill_spares(self) -> list[str]:
+        """Fill the spare pool now, whatever the CPU load, and return its ids: warming the runtime
+        before a known burst. The automatic refill waits for idle CPUs, which a machine shared
+        with a busy neighbour may not have for a long time (work then runs here, warm)."""
+        self.spares.fill()
         return self.spares.ids()
 
     def _vnf(self, vnf_instance_id: str) -> Any:

@@ -61,8 +61,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
                                        lambda handle: handle.claim.remote(),
-                                       refill_delay_s=spares.REFILL_DELAY_S, busy=self._starting_or_running_here,
-                                       started=spares.wait_started)
+                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
         self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
         self._here_lock = threading.Lock()
         self._here_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slm-burst")
@@ -149,11 +148,6 @@ class ServiceLifecycleManagerActor(PluginActor):
         with self._here_lock:
             self._starting.discard(service_id)
 
-    def _starting_or_running_here(self) -> bool:
-        """Worker processes starting or operations running in this SLM: no spare starts now."""
-        with self._here_lock:
-            return bool(self._starting or self._here)
-
     def starting(self) -> list[str]:
         """Services whose actor this SLM started and that is not up yet."""
         with self._here_lock:
@@ -203,6 +197,13 @@ class ServiceLifecycleManagerActor(PluginActor):
             service_id, self._settings, spare=True)
 
     def spare_ids(self) -> list[str]:
+        return self.spares.ids()
+
+    def fill_spares(self) -> list[str]:
+        """Fill the spare pool now, whatever the CPU load, and return its ids: warming the runtime
+        before a known burst. The automatic refill waits for idle CPUs, which a machine shared
+        with a busy neighbour may not have for a long time (work then runs here, warm)."""
+        self.spares.fill()
         return self.spares.ids()
 
     # --- recovery ----------------------------------------------------------------------

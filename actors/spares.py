@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 import uuid
 from typing import Any, Callable, NamedTuple
 
@@ -42,25 +41,19 @@ class SparePool:
 
     def __init__(self, size: int, create: Callable[[str], Any], claim: Callable[[Any], None],
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4()), *, refill_delay_s: float = 0.0,
-                 busy: Callable[[], bool] = lambda: False, started: Callable[[Any], None] = lambda handle: None):
-        """``refill_delay_s``: replace taken spares once no request has asked for one for that
-        long and the owner is not ``busy()``, one at a time: the next start begins when
-        ``started(handle)`` returns for the previous one. A worker start takes a core for ~0.6 s:
-        begun at once, it competes with the very request that took the spare (measured: 0.36 s
-        instantiations became 1.8 s with four refills at once), and under a burst it would only
-        add starts to a saturated machine.
-
-        Only the runtime's own demand decides, never the machine's CPU load: a neighbour that
-        keeps a core busy gets its share from the OS, and judging by total load left the pools
-        empty for as long as the neighbour ran (every instantiation then paid a worker start)."""
+                 idle: Callable[[], bool] = lambda: True):
+        """``refill_delay_s``: replace taken spares that long after a take, one at a time and only
+        while ``idle()`` says the machine has CPU to spare, else try again a delay later. A worker
+        start takes a core for ~0.6 s: begun at once, it competes with the very request that
+        took the spare (measured: 0.36 s instantiations became 1.8 s with four refills at once),
+        and under a burst it would only add starts to a saturated machine."""
         self.size = max(0, size)
         self._create, self._claim, self._new_id = create, claim, new_id
         self._refill_delay_s = refill_delay_s
-        self._busy, self._started = busy, started
+        self._idle = idle
         self._ready: collections.deque[Spare] = collections.deque()
         self._lock = threading.Lock()
         self._refill: threading.Timer | None = None
-        self._last_demand = float("-inf")  # when a request last asked for a spare (monotonic)
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -69,24 +62,22 @@ class SparePool:
         with self._lock:
             return [s.id for s in self._ready]
 
-    def fill(self, limit: int | None = None) -> list[Spare]:
-        """Create spares up to ``size`` (at most ``limit`` now); returns those created."""
-        created: list[Spare] = []
-        while limit is None or len(created) < limit:
+    def fill(self, limit: int | None = None) -> int:
+        """Create spares up to ``size`` (at most ``limit`` now); returns how many were created."""
+        created = 0
+        while limit is None or created < limit:
             with self._lock:
                 if len(self._ready) >= self.size:
                     break
-                # create() only schedules the actor (Ray starts it in the background): cheap under the lock.
                 spare_id = self._new_id()
-                spare = Spare(spare_id, self._create(spare_id))
-                self._ready.append(spare)
-            created.append(spare)
+                # create() only schedules the actor (Ray starts it in the background): cheap under the lock.
+                self._ready.append(Spare(spare_id, self._create(spare_id)))
+            created += 1
         return created
 
     def take(self) -> Spare | None:
         """Claim a ready spare and start its replacement; None if there is none."""
         with self._lock:
-            self._last_demand = time.monotonic()  # an empty pool's demand delays refills too
             spare = self._ready.popleft() if self._ready else None
         if spare is None:
             return None
@@ -118,18 +109,12 @@ class SparePool:
             self._refill = None
         try:
             while len(self) < self.size:
-                if not self._quiet():
-                    self._schedule_refill()  # requests still coming: try again later
+                if not self._idle():
+                    self._schedule_refill()  # busy: try again later
                     return
-                for spare in self.fill(limit=1):
-                    self._started(spare.handle)  # one worker start at a time
+                self.fill(limit=1)
         except Exception:  # noqa: BLE001 - a later take schedules another; requests do not need spares
             log.warning("refilling spares failed", exc_info=True)
-
-    def _quiet(self) -> bool:
-        with self._lock:
-            recent = time.monotonic() - self._last_demand < self._refill_delay_s
-        return not recent and not self._busy()
 
 
 def warm_up(actor_names: tuple[str, ...]) -> None:
@@ -151,10 +136,10 @@ def warm_up(actor_names: tuple[str, ...]) -> None:
     threading.Thread(target=run, name="spare-warm-up", daemon=True).start()
 
 
-def wait_started(handle: Any, timeout_s: float = 60.0) -> None:
-    """Block until the instance actor ``handle`` answers (its process is up), at most ``timeout_s``."""
-    import ray
-    ray.wait([handle.pid.remote()], timeout=timeout_s)
+def machine_idle(threshold_percent: float = 60.0, sample_s: float = 0.25) -> bool:
+    """True if the machine's CPUs were less than ``threshold_percent`` busy over ``sample_s``."""
+    import psutil
+    return psutil.cpu_percent(interval=sample_s) < threshold_percent
 
 
 def stop_unclaimed(kind: str, *, timeout_s: float = 5.0) -> list[str]:

@@ -44,7 +44,13 @@ def docker_client():
 
 
 def full_spare_pools(rt):
-    """The spare ids of the SLM and the FLM once both pools are full, else None."""
-    service, vnf = rt.call("slm", "spare_ids"), rt.call("flm", "spare_ids")
+    """Fill the SLM's and the FLM's spare pools and return their spare ids once both are full,
+    else None.
+
+    Filled on request, not awaited: the runtime refills a pool only while the CPUs are idle
+    enough, and beside a neighbour that keeps a core busy they never are (by design: operations
+    then run warm in the SLM and FLM, which is faster than starting processes on one core).
+    """
+    service, vnf = rt.call("slm", "fill_spares"), rt.call("flm", "fill_spares")
     full = len(service) == rt.settings.spare_service_actors and len(vnf) == rt.settings.spare_vnf_actors
     return (service, vnf) if full else None

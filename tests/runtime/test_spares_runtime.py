@@ -39,7 +39,7 @@ def test_new_service_and_its_vnfs_run_on_the_spares_started_before(rt):
     # ...and the very processes that were started before the request did the work
     after = pids("vnf", vnf_ids) | pids("service", [svc.id])  # VNFs first: their last work was earlier
     assert after == {i: before[i] for i in [*vnf_ids, svc.id]}
-    # the pools refilled with fresh ids
+    # the pools fill up again with fresh ids
     service_now, vnf_now = wait_until(lambda: full_pools(rt), timeout=30)
     assert set(service_now).isdisjoint([svc.id]) and set(vnf_now).isdisjoint(vnf_ids)
     svc.terminate()
