@@ -11,9 +11,9 @@ import ray
 from actors import calls, naming
 from actors.plugin import PluginActor
 from mano.lifecycle.monitoring import MonitoringCore
+from mano.lifecycle.sm_payloads import monitor_payload
 from mano.lifecycle.states import OperationType
 from mano.settings import Settings
-from mano.sm.payloads import monitor_payload
 from mano.store.client import connect
 
 log = logging.getLogger(__name__)

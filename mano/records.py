@@ -18,7 +18,7 @@ Design choices
   ``from_sonata(x).to_sonata() == x`` for any SONATA record, including ones lacking fields the
   model declares (the IA's partial NSR) and repository copies keyed by ``uuid`` instead of
   ``id``. Records built in code emit all their non-empty declared fields.
-* **Statuses are enums** (``mano.lifecycle.states`` plus :class:`SmType`, :class:`SmStatus`,
+* **Statuses are enums** (``mano.states`` plus :class:`SmType`, :class:`SmStatus`,
   :class:`SonataStatus` here); SONATA's wire strings appear only in the SONATA records.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from typing_extensions import Self
 
-from mano.lifecycle.states import (
+from mano.states import (
     OPERATION_TRANSITIONS,
     OperationState,
     OperationType,

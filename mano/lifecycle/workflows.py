@@ -14,11 +14,12 @@ from mano.descriptors.service import ServicePackage, resolve
 from mano.errors import LifecycleError, ManoError, StepFailedError
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
                                   PlacementRequest, PlacementUnit)
+from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement_payload, task_payload
 from mano.lifecycle.sonata_records import build_nsr
 from mano.lifecycle.states import OperationType, VnfState
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
-from mano.sm.payloads import configure_payload, fsm_payload, placement_payload, task_payload
+from mano.sm.port import SmOutcome
 from mano.vim.base import Network, NetworkRequest
 
 # What a task SSM may not drop from an instantiation.
@@ -156,7 +157,6 @@ class ServiceWorkflows:
     # --- specific managers -------------------------------------------------------------------
     def _ssm(self, kind: str, payload: dict[str, Any]) -> Any:
         """Ask the service's SSM of that kind; an outcome with ``used=False`` means: default."""
-        from mano.sm.port import SmOutcome
         if self.sms is None or not self._declares_sms():
             return SmOutcome(used=False, reason="absent")
         return self.sms.ssm(self.service_id, kind, payload)

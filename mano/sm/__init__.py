@@ -5,12 +5,12 @@
 * :mod:`mano.sm.validation` – checking payloads and answers;
 * :mod:`mano.sm.registry` – the registry core (records, runners, fallbacks, clean-up);
 * :mod:`mano.sm.local` – the in-process port (tests);
-* :mod:`mano.sm.payloads` – payloads from lifecycle objects;
 * adapters: :mod:`mano.sm.container` (Docker + AMQP runner), :mod:`mano.sm.broker` (per-SM
   broker users, the AMQP gate), :mod:`mano.sm.image` (the local SM base image).
 
-The SM developer's side is the ``ssm`` package. The in-Ray runner and the SMR actor are in
-``actors/smr.py``; the Ray port in ``actors/smr_port.py``.
+The workflows build the payloads from their own objects with :mod:`mano.lifecycle.sm_payloads`:
+this package does not import the lifecycle. The SM developer's side is the ``ssm`` package. The
+in-Ray runner and the SMR actor are in ``actors/smr.py``; the Ray port in ``actors/smr_port.py``.
 """
 from mano.sm.port import (
     FSM_KINDS,

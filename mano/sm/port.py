@@ -9,7 +9,7 @@ this port. Only a store outage (:class:`~mano.errors.StoreUnavailableError`) and
 model) raise.
 
 Payloads and answers, by kind (the models are in :mod:`ssm.models`; helpers that build the
-payloads from lifecycle objects are in :mod:`mano.sm.payloads`):
+payloads from lifecycle objects are in :mod:`mano.lifecycle.sm_payloads`):
 
 =========== ====================================== ==================================================
 kind        payload                                ``outcome.result`` when used

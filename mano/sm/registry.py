@@ -34,13 +34,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from mano.lifecycle.states import ServiceState, transition
 from mano.records import SmStatus, SmType, SpecificManagerRecord, utcnow
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind, SmSpec, discover, runner_kind
 from mano.sm.port import SmOutcome, SmUpdateError, UnknownSmError
 from mano.sm.runner import Runner, SmCallTimeout, SmInstanceName, SmLaunch, SmStartError, SmUnavailable
 from mano.sm.validation import InvalidAnswer, parse_request, validate_answer
+from mano.states import ServiceState, transition
 from ssm.runtime import PYTHON_SCHEME
 
 __all__ = ["LIVE", "SM_TRANSITIONS", "RegistryCore"]

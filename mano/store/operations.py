@@ -5,8 +5,8 @@ a second one) and by ``state`` for "which operations must a restarted runtime re
 """
 from __future__ import annotations
 
-from mano.lifecycle.states import OperationState
 from mano.records import OperationRecord
+from mano.states import OperationState
 from mano.store.repository import Index, Repository
 
 _UNFINISHED = [s for s in OperationState if not s.is_final]

@@ -5,8 +5,8 @@ new uuid; the plugin manager decides what to do with the old record.
 """
 from __future__ import annotations
 
-from mano.lifecycle.states import PluginState
 from mano.records import PluginRecord
+from mano.states import PluginState
 from mano.store.repository import Index, Repository
 
 

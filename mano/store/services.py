@@ -4,8 +4,8 @@ Indexed by ``state`` (list the live or busy services) and ``name``.
 """
 from __future__ import annotations
 
-from mano.lifecycle.states import ServiceState
 from mano.records import ServiceRecord
+from mano.states import ServiceState
 from mano.store.repository import Index, Repository
 
 

@@ -1,8 +1,10 @@
-"""Building port payloads from the lifecycle's own objects (for the workflow steps).
+"""Building the specific-manager port's payloads from the lifecycle's own objects (for the
+workflow steps and the monitoring SSM).
 
 Each function returns the plain dict :meth:`~mano.sm.port.SpecificManagers.ssm` /
 :meth:`~mano.sm.port.SpecificManagers.fsm` expect for one kind; the models that check them are
-in :mod:`ssm.models`.
+in :mod:`ssm.models`. These helpers live with the lifecycle, their caller, so that :mod:`mano.sm`
+does not depend on the lifecycle's types.
 """
 from __future__ import annotations
 
