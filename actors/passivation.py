@@ -36,6 +36,7 @@ class IdleTimer:
     def active(self) -> Iterator[None]:
         with self._lock:
             self._busy += 1
+            self._grace_until = 0.0  # the work a claim's grace waited for has come
         try:
             yield
         finally:
@@ -49,7 +50,8 @@ class IdleTimer:
             return self._held
 
     def release_hold(self, grace_s: float = 0.0) -> None:
-        """Start counting idle time (idempotent), but never idle within ``grace_s`` from now.
+        """Start counting idle time (idempotent), but never idle within ``grace_s`` from now
+        unless work came meanwhile (from then on, plain idle time counts).
 
         A claimed spare's first work may come a whole workflow step later: the place step
         takes VNF ids before it places, and a placement slower than ``idle_s`` (one busy core

@@ -112,6 +112,15 @@ def test_a_claimed_spare_is_not_idle_within_its_grace_even_without_work():
     assert time.monotonic() - started >= 0.8
 
 
+def test_work_ends_a_claims_grace():
+    fired = threading.Event()
+    timer = IdleTimer(0.1, fired.set, name="spare", held=True)
+    timer.release_hold(grace_s=30)
+    with timer.active():
+        pass
+    assert fired.wait(3)  # idle after its work, long before the grace would have ended
+
+
 def test_an_unheld_timer_passivates_after_idle_time():
     fired = threading.Event()
     IdleTimer(0.2, fired.set, name="plain")
