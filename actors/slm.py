@@ -220,6 +220,12 @@ class ServiceLifecycleManagerActor(PluginActor):
         revived = 0
         for op in self.core.in_flight():
             if not self.runs_here(op.id) and not calls.actor_exists(naming.service_actor(op.service_id), naming.NAMESPACE):
+                # Read again: an operation this SLM ran may have ended since the listing (its final
+                # state is written before it stops counting as run here); reviving it would start
+                # an actor for nothing (seen with one core busy).
+                current = self.core.store.operations.find_one(op.id)
+                if current is None or current.state.is_final:
+                    continue
                 log.warning("operation %s on service %s has no actor: re-activating", op.id, op.service_id)
                 self._activate(op)
                 revived += 1
