@@ -18,6 +18,7 @@ from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
 from mano.errors import ManoError
+from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.local import raise_failures
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.lifecycle.vnf import VnfController
@@ -34,6 +35,7 @@ class FunctionLifecycleManager(PluginActor):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self._infrastructure = RayInfrastructure(settings)
+        self._leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vnf")
         self._vnf_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
@@ -100,7 +102,8 @@ class FunctionLifecycleManager(PluginActor):
         """Run items on VnfControllers here, in parallel threads, serialised per VNF as its actor
         would; the VNFR is the single source of truth either way, so the two paths mix."""
         def one(item: Any) -> Any:
-            core = VnfController(item.vnf_instance_id, self._store.vnfr, self._infrastructure)
+            core = VnfController(item.vnf_instance_id, self._store, self._infrastructure, leases=self._leases,
+                                 wait_s=self._settings.step_timeout_s)
             with self._vnf_locks[item.vnf_instance_id]:
                 return getattr(core, method)(arg(item))
         futures = [self._pool.submit(one, item) for item in items]

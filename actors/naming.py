@@ -6,6 +6,10 @@ restarted runtime finds the actors of in-flight work and an operator reads the d
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mano.lifecycle.lease import Holder
 
 NAMESPACE = "mano"
 
@@ -49,3 +53,13 @@ def service_actor(service_id: str) -> str:
 
 def vnf_actor(vnf_instance_id: str) -> str:
     return InstanceActorId("vnf", vnf_instance_id).name
+
+
+def lease_holder() -> "Holder":
+    """The lease holder for the calling actor: its actor id is the identity, so a restart of
+    the actor (a new process, the same id) takes its own unreleased leases over at once."""
+    import ray
+
+    from mano.lifecycle.lease import Holder
+    actor_id = ray.get_runtime_context().get_actor_id()
+    return Holder.this_process(f"actor:{actor_id}" if actor_id else None)

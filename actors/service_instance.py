@@ -20,6 +20,8 @@ from actors import naming, spares, waiting
 from actors.passivation import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
+from mano.errors import LeaseHeldError
+from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.service import ServiceController
 from mano.settings import Settings
 from mano.store.client import connect
@@ -32,8 +34,9 @@ class ServiceInstance:
     def __init__(self, service_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
         infrastructure = RayInfrastructure(settings)
+        leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
         self.core = ServiceController(service_id, self._store, RayFunctions(settings), infrastructure,
-                                      RayPlacement(settings), sms=RaySpecificManagers(settings))
+                                      RayPlacement(settings), sms=RaySpecificManagers(settings), leases=leases)
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._ended = waiting.RunEnded()
@@ -58,6 +61,8 @@ class ServiceInstance:
         try:
             with self._idle.active():
                 return self.core.run(operation_id).state.value
+        except LeaseHeldError:
+            return "RUNNING"  # another activation runs it (the SLM under a burst, or a zombie of ours)
         finally:
             with self._lock:
                 self._running.discard(operation_id)

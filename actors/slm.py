@@ -34,7 +34,8 @@ from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
 from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import load_service
-from mano.errors import LifecycleError
+from mano.errors import LeaseHeldError, LifecycleError
+from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
 from mano.lifecycle.states import OperationType, PluginState
@@ -58,6 +59,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = ServiceLifecycleManager(self._store)
+        self._leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
                                        lambda handle: handle.claim.remote(),
@@ -166,7 +168,9 @@ class ServiceLifecycleManagerActor(PluginActor):
         def run() -> None:
             try:
                 ServiceController(op.service_id, self._store, functions, infrastructure, placement,
-                                  sms=sms).run(op.id)
+                                  sms=sms, leases=self._leases).run(op.id)
+            except LeaseHeldError:
+                pass  # its actor runs it already
             except Exception:  # noqa: BLE001 - the record keeps the progress; recovery resumes it
                 log.warning("operation %s of service %s stopped in the SLM; its actor will resume it",
                             op.id, op.service_id, exc_info=True)

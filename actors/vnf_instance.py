@@ -10,6 +10,7 @@ import ray
 from actors import naming, spares
 from actors.passivation import IdleTimer
 from actors.ports import RayInfrastructure
+from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.lifecycle.vnf import VnfController
 from mano.settings import Settings
@@ -20,7 +21,9 @@ from mano.store.client import connect
 class VnfInstance:
     def __init__(self, vnf_instance_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
-        self.core = VnfController(vnf_instance_id, self._store.vnfr, RayInfrastructure(settings))
+        leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
+        self.core = VnfController(vnf_instance_id, self._store, RayInfrastructure(settings), leases=leases,
+                                  wait_s=settings.step_timeout_s)
         # A spare (actors/spares.py) waits without passivating until the FLM hands its id out.
         spare = spare and self._store.vnfr.find_one(vnf_instance_id) is None
         self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}", held=spare)

@@ -65,6 +65,11 @@ class StaleRecordError(StoreError):
     retryable = True
 
 
+class FencedOutError(StoreError):
+    """A write by a lease holder whose lease another activation has taken over since: the
+    write is refused, and the writer must stop acting for that instance (decision 10)."""
+
+
 # --- lifecycle ---------------------------------------------------------------------------
 class LifecycleError(ManoError):
     """A lifecycle request cannot be carried out."""
@@ -72,6 +77,12 @@ class LifecycleError(ManoError):
 
 class UnknownInstanceError(LifecycleError):
     """No service or VNF instance has that id."""
+
+
+class LeaseHeldError(LifecycleError):
+    """Another activation holds the instance's lease: it runs the instance's steps now."""
+
+    retryable = True
 
 
 class InstanceBusyError(LifecycleError):

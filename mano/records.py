@@ -95,12 +95,15 @@ class SonataStatus(str, enum.Enum):
 
 
 class Record(BaseModel):
-    """Base of every stored record: an ``id`` (stored as ``_id``) and a store revision ``rev``."""
+    """Base of every stored record: an ``id`` (stored as ``_id``), a store revision ``rev`` and
+    the fencing token ``fence`` of the last lease holder that wrote it (0: none did; see
+    :mod:`mano.lifecycle.lease`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
     rev: int = Field(default=0, ge=0)
+    fence: int = Field(default=0, ge=0)
 
     def evolve(self, **changes: Any) -> Self:
         """A new record with ``changes`` applied *and validated*.
@@ -247,7 +250,7 @@ class _SonataRecord(Record):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    STORE_FIELDS: ClassVar[frozenset[str]] = frozenset({"rev"})
+    STORE_FIELDS: ClassVar[frozenset[str]] = frozenset({"rev", "fence"})
     """Fields that belong to mano's store, never to the SONATA record."""
 
     version: str = "1"  # SONATA's own record version (a string, +1 per update), not ``rev``
@@ -330,7 +333,7 @@ class VnfrRecord(_SonataRecord):
     the VNFR is the one record of a VNF instance.
     """
 
-    STORE_FIELDS: ClassVar[frozenset[str]] = frozenset({"rev", "service_id", "vnf_state", "pop", "vim"})
+    STORE_FIELDS: ClassVar[frozenset[str]] = frozenset({"rev", "fence", "service_id", "vnf_state", "pop", "vim"})
 
     service_id: str | None = None
     vnf_state: VnfState = VnfState.DEPLOYING  # the VNF instance's own lifecycle state
@@ -377,3 +380,23 @@ class SpecificManagerRecord(Record):
     error: str | None = None
     created_at: UtcDatetime = Field(default_factory=utcnow)
     updated_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+# --- leases ------------------------------------------------------------------------------------
+class LeaseRecord(Record):
+    """Who may run an instance's steps now (collection ``leases``; ``id`` = ``service:<uuid>`` or
+    ``vnf:<uuid>``). See :mod:`mano.lifecycle.lease`.
+
+    ``token`` is the fencing token: it grows by one each time another activation takes the
+    lease, and every record that activation writes carries it. ``expires_at`` is wall-clock
+    time (seconds since the epoch): leases are compared across hosts, so their clocks must agree
+    to well within a lease's time to live.
+    """
+
+    holder: str
+    """The activation's stable identity (a Ray actor id, or ``host:pid``)."""
+    incarnation: str
+    """The process that holds it for the holder: a restarted actor is a new incarnation."""
+    token: int = Field(ge=1)
+    expires_at: float
+    released: bool = False

@@ -18,6 +18,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_TOPOLOGY             | (unset: packaged 3-PoP topology)             | topology YAML for the emulated VIM        |
 | MANO_IDLE_PASSIVATE_S     | 30                                           | idle seconds before an instance passivates|
 | MANO_STEP_TIMEOUT_S       | 60                                           | limit for one workflow step               |
+| MANO_LEASE_TTL_S          | 10                                           | instance lease time to live: how long a   |
+|                           |                                              | crashed or cut-off activation blocks its  |
+|                           |                                              | instance before another may take over     |
 | MANO_MAX_DESCRIPTOR_BYTES | 1048576                                      | largest descriptor / message accepted     |
 | MANO_STORE_TIMEOUT_MS     | 5000                                         | store server selection / socket timeout   |
 | MANO_DASHBOARD            | 1                                            | start the Ray dashboard (localhost only)  |
@@ -60,6 +63,7 @@ class Settings:
     topology: Path | None = None
     idle_passivate_s: float = 30.0
     step_timeout_s: float = 60.0
+    lease_ttl_s: float = 10.0
     max_descriptor_bytes: int = 1024 * 1024
     store_timeout_ms: int = 5000
     dashboard: bool = True

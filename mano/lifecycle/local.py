@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from mano.errors import ManoError, StepFailedError
 from mano.lifecycle.first_fit import first_fit
+from mano.lifecycle.lease import Holder, InstanceLeases
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
 from mano.lifecycle.vnf import VnfController
 from mano.vim.base import DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
@@ -78,12 +79,13 @@ class LocalVim:
 class LocalFunctions:
     """The FLM in-process: one VnfController per VNF instance, called in turn."""
 
-    def __init__(self, store: Any, vim: LocalVim):
+    def __init__(self, store: Any, vim: LocalVim, leases: InstanceLeases | None = None):
         self.store = store
         self.vim = vim
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process())
 
     def vnf(self, vnf_instance_id: str) -> VnfController:
-        return VnfController(vnf_instance_id, self.store.vnfr, self.vim)
+        return VnfController(vnf_instance_id, self.store, self.vim, leases=self.leases)
 
     def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
         return run_all(requests, lambda r: self.vnf(r.vnf_instance_id).deploy(r), "deploy",

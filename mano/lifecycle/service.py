@@ -2,12 +2,18 @@
 
 The ServiceInstance actor is a thin shell over this class. ``run`` is safe to call again on
 the same operation after a crash: the workflow resumes from the persisted step progress.
+
+Wherever it is hosted, ``run`` first takes the service's lease (:mod:`mano.lifecycle.lease`) and
+writes the service's records only through the store fenced with the lease's token: two hosts
+asked to run the same service at once (an actor and the SLM, a restarted actor and its zombie)
+never both make progress. The one that finds the lease held gets :class:`LeaseHeldError`.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from mano.lifecycle.lease import DEFAULT_TTL_S, Holder, InstanceLeases, service_key
 from mano.lifecycle.ports import Functions, Infrastructure, Placement
 from mano.lifecycle.states import (SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState,
                                    transition)
@@ -23,11 +29,14 @@ SUCCESS_STATE = {OperationType.TERMINATE: ServiceState.TERMINATED}
 
 class ServiceController:
     def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
-                 placement: Placement, *, retry: RetryPolicy = RetryPolicy(), sms: Any = None):
+                 placement: Placement, *, retry: RetryPolicy = RetryPolicy(), sms: Any = None,
+                 leases: InstanceLeases | None = None):
+        """``leases``: the host's lease keeper (default: one for this process)."""
         self.service_id = service_id
         self.store = store
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S)
         self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement, sms)
-        self.runner = WorkflowRunner(self.store.operations.update, retry=retry)
+        self._retry = retry
 
     def record(self) -> ServiceRecord:
         return self.store.services.get(self.service_id)
@@ -41,19 +50,45 @@ class ServiceController:
         return None if op is None or op.state.is_final else op.id
 
     def run(self, operation_id: str) -> OperationRecord:
+        """Run (or resume) the operation under the service's lease; return it final.
+
+        Raises:
+            LeaseHeldError: another activation runs this service now.
+            FencedOutError: the lease was taken over while this one ran (this host stalled).
+        """
         op = self.store.operations.get(operation_id)
         if op.state.is_final:
             return op
-        record = self.store.services.find_one(self.service_id)
+        with self.leases.hold(service_key(self.service_id), fence=self._fence) as token:
+            store = self.store.fenced(token)
+            self.workflows.store = store
+            try:
+                return self._run(store, operation_id)
+            finally:
+                self.workflows.store = self.store
+
+    def _fence(self, token: int) -> None:
+        """Shut a former holder out of the service's records (it may still be running)."""
+        self.store.services.raise_fence({"id": self.service_id}, token)
+        self.store.nsr.raise_fence({"id": self.service_id}, token)
+        self.store.operations.raise_fence({"service_id": self.service_id}, token)
+        self.workflows.use(None)  # its copy of the service record predates the fence
+
+    def _run(self, store: Any, operation_id: str) -> OperationRecord:
+        op = store.operations.get(operation_id)  # again: the previous holder may have moved it on
+        if op.state.is_final:
+            return op
+        record = store.services.find_one(self.service_id)
         if record is None or (record.current_operation != op.id and not op.steps):
             # Admission was interrupted (the SLM died between recording the operation and
             # claiming the service): the request was never applied, so it must not run now.
             reason = "admission was interrupted before the service took the request; it was not applied"
-            return self.store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=reason)
-                                                if not o.state.is_final else o)
+            return store.operations.mutate(op.id, lambda o: o.with_state(OperationState.FAILED, error=reason)
+                                           if not o.state.is_final else o)
         self.workflows.use(record)
         log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
-        return self.runner.run(op, self.workflows.plan, finalize=self._finalize)
+        runner = WorkflowRunner(store.operations.update, retry=self._retry)
+        return runner.run(op, self.workflows.plan, finalize=self._finalize)
 
     def _finalize(self, op: OperationRecord) -> None:
         """Record the service's new state before the operation is announced final."""

@@ -3,15 +3,22 @@
 The VNFR is the VNF's record and carries its state (``vnf_state``), so a VnfInstance actor
 that passivated or crashed is rebuilt from it. Every call is idempotent: deploying a VNF that
 is deployed returns its record, removing a removed one does nothing.
+
+Every lifecycle call holds the VNF's lease (:mod:`mano.lifecycle.lease`) and writes the VNFR
+fenced with its token, whichever process runs it (the VNF's actor, the FLM, a test): calls on
+one VNF from two hosts run one after the other, and a host that stalled past its lease cannot
+write over its successor.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 from mano.descriptors.models import Vnfd
 from mano.errors import (DuplicateRecordError, LifecycleError, RecordNotFoundError, StaleRecordError,
                          UnknownInstanceError)
+from mano.lifecycle.lease import DEFAULT_TTL_S, Holder, InstanceLeases, vnf_key
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment, Vim
 from mano.lifecycle.sonata_records import build_vnfr
 from mano.lifecycle.states import VNF_TRANSITIONS, VnfState, transition
@@ -46,10 +53,23 @@ def vnf_deployment(req: FunctionDeployment) -> VnfDeployment:
 class VnfController:
     """Lifecycle of one VNF instance; its persistent state is its VNFR."""
 
-    def __init__(self, vnf_instance_id: str, vnfrs: Any, vim: Vim):
+    def __init__(self, vnf_instance_id: str, store: Any, vim: Vim, *, leases: InstanceLeases | None = None,
+                 wait_s: float = 3 * DEFAULT_TTL_S):
+        """``store``: the record store (``vnfr`` and ``leases``); ``leases``: the host's lease
+        keeper (default: one for this process); ``wait_s``: how long a call waits for the lease
+        while another host works on this VNF (long enough for a dead holder's lease to expire)."""
         self.id = vnf_instance_id
-        self._vnfrs = vnfrs
+        self._vnfrs = store.vnfr
         self._vim = vim
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S)
+        self._wait_s = wait_s
+
+    @contextlib.contextmanager
+    def _leased(self) -> Iterator[Any]:
+        """Hold the VNF's lease; yields the VNFR repository fenced with its token."""
+        fence = lambda token: self._vnfrs.raise_fence({"id": self.id}, token)  # noqa: E731
+        with self.leases.hold(vnf_key(self.id), wait_s=self._wait_s, fence=fence) as token:
+            yield self._vnfrs.fenced(token)
 
     def record(self) -> VnfrRecord:
         try:
@@ -58,39 +78,44 @@ class VnfController:
             raise UnknownInstanceError(f"no VNF instance {self.id}") from None
 
     def deploy(self, req: FunctionDeployment) -> dict[str, Any]:
-        existing = self._vnfrs.find_one(self.id)
-        if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
-            return existing.to_sonata()  # already deployed: idempotent
-        deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
-        vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
-        vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
-        try:
-            stored = self._vnfrs.upsert(vnfr if existing is None else vnfr.model_copy(update={"rev": existing.rev}),
-                                        exists=existing is not None)
-        except (DuplicateRecordError, StaleRecordError):
-            # A twin call (a resumed workflow racing the original) wrote first; the VIM
-            # deployment is idempotent by instance id, so its record describes the same VNF.
-            stored = self._vnfrs.get(self.id)
-        return stored.to_sonata()
+        with self._leased() as vnfrs:
+            existing = vnfrs.find_one(self.id)
+            if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
+                return existing.to_sonata()  # already deployed: idempotent
+            deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
+            vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
+            vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
+            if existing is not None:
+                vnfr = vnfr.model_copy(update={"rev": existing.rev, "fence": existing.fence})
+            try:
+                stored = vnfrs.upsert(vnfr, exists=existing is not None)
+            except (DuplicateRecordError, StaleRecordError):
+                # A twin call (a resumed workflow racing the original) wrote first; the VIM
+                # deployment is idempotent by instance id, so its record describes the same VNF.
+                stored = vnfrs.get(self.id)
+            return stored.to_sonata()
 
-    def _move(self, target: VnfState, *, current: VnfrRecord | None = None, **changes: Any) -> VnfrRecord:
+    def _move(self, vnfrs: Any, target: VnfState, *, current: VnfrRecord | None = None,
+              **changes: Any) -> VnfrRecord:
         """Move the VNFR to ``target``; ``current``: a copy just read, to save reading it again."""
         def change(record: VnfrRecord) -> VnfrRecord:
             transition(VNF_TRANSITIONS, VnfState(record.vnf_state), target, what=f"VNF {self.id}")
             return record.model_copy(update={"vnf_state": target, **changes})
         try:
-            return self._vnfrs.mutate(self.id, change, current=current)
+            return vnfrs.mutate(self.id, change, current=current)
         except RecordNotFoundError:
             raise UnknownInstanceError(f"no VNF instance {self.id}") from None
 
     def start(self, action: FunctionAction) -> None:
-        self._move(VnfState.RUNNING)
+        with self._leased() as vnfrs:
+            self._move(vnfrs, VnfState.RUNNING)
 
     def stop(self, action: FunctionAction) -> None:
-        record = self._vnfrs.find_one(self.id)
-        if record is not None and VnfState(record.vnf_state) in (VnfState.TERMINATED, VnfState.STOPPED):
-            return
-        self._move(VnfState.STOPPED, current=record)
+        with self._leased() as vnfrs:
+            record = vnfrs.find_one(self.id)
+            if record is not None and VnfState(record.vnf_state) in (VnfState.TERMINATED, VnfState.STOPPED):
+                return
+            self._move(vnfrs, VnfState.STOPPED, current=record)
 
     def configure(self, action: FunctionAction) -> None:
         record = self.record()
@@ -98,14 +123,15 @@ class VnfController:
             raise LifecycleError(f"VNF instance {self.id} is terminated")
 
     def remove(self, action: FunctionAction) -> None:
-        record = self._vnfrs.find_one(self.id)
-        if record is not None and VnfState(record.vnf_state) == VnfState.TERMINATED:
-            return
-        vim = record.vim if record is not None else action.data.get("vim", "emulated")
-        self._vim.remove_vnf(vim, action.service_id, self.id)
-        if record is not None:
-            self._move(VnfState.TERMINATED, current=record, status=SonataStatus.TERMINATED.value,
-                       version=str(int(record.version) + 1))
+        with self._leased() as vnfrs:
+            record = vnfrs.find_one(self.id)
+            if record is not None and VnfState(record.vnf_state) == VnfState.TERMINATED:
+                return
+            vim = record.vim if record is not None else action.data.get("vim", "emulated")
+            self._vim.remove_vnf(vim, action.service_id, self.id)
+            if record is not None:
+                self._move(vnfrs, VnfState.TERMINATED, current=record, status=SonataStatus.TERMINATED.value,
+                           version=str(int(record.version) + 1))
 
     def heal(self, action: FunctionAction) -> dict[str, Any]:
         """Re-deploy on the same PoP after the VIM lost the instance; the VNFR keeps its id.
@@ -113,15 +139,16 @@ class VnfController:
         ``action.data["deployment"]`` is the FunctionDeployment to redo.
         """
         req: FunctionDeployment = action.data["deployment"]
-        record = self.record()
-        self._vim.remove_vnf(record.vim, req.service_id, self.id)
-        self._move(VnfState.FAILED)
-        deployed = self._vim.deploy_vnf(record.vim, vnf_deployment(req))
-        fresh = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks,
-                           version=str(int(record.version) + 1))
-        healed = self._vnfrs.mutate(self.id, lambda r: fresh.model_copy(update={
-            "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}))
-        return healed.to_sonata()
+        with self._leased() as vnfrs:
+            record = self.record()
+            self._vim.remove_vnf(record.vim, req.service_id, self.id)
+            self._move(vnfrs, VnfState.FAILED)
+            deployed = self._vim.deploy_vnf(record.vim, vnf_deployment(req))
+            fresh = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks,
+                               version=str(int(record.version) + 1))
+            healed = vnfrs.mutate(self.id, lambda r: fresh.model_copy(update={
+                "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}))
+            return healed.to_sonata()
 
     def vim_status(self) -> str:
         record = self._vnfrs.find_one(self.id)

@@ -16,11 +16,12 @@ Modules: :mod:`.client` (connect, Store), :mod:`.repository` (generic Repository
 :mod:`.embedded` (nx-27017 server), :mod:`.boundary` (exception translation),
 :mod:`.documents` (record <-> document), and one module per collection (:mod:`.nsr`,
 :mod:`.vnfr`, :mod:`.services`, :mod:`.operations`, :mod:`.plugins`,
-:mod:`.specific_managers`).
+:mod:`.specific_managers`, :mod:`.leases`).
 """
 from mano.store.boundary import map_store_errors
 from mano.store.client import Store, connect
 from mano.store.embedded import EmbeddedMongo, ServerState, read_server_state
+from mano.store.leases import LeaseRepository
 from mano.store.nsr import NsrRepository
 from mano.store.operations import OperationRepository
 from mano.store.plugins import PluginRepository
@@ -30,7 +31,7 @@ from mano.store.specific_managers import SpecificManagerRepository
 from mano.store.vnfr import VnfrRepository
 
 __all__ = [
-    "EmbeddedMongo", "Index", "NsrRepository", "OperationRepository", "PluginRepository",
+    "EmbeddedMongo", "Index", "LeaseRepository", "NsrRepository", "OperationRepository", "PluginRepository",
     "Repository", "ServerState", "ServiceRepository", "SpecificManagerRepository", "Store",
     "VnfrRepository", "connect", "map_store_errors", "read_server_state",
 ]

@@ -21,6 +21,7 @@ from typing_extensions import Self
 from mano.settings import Settings
 from mano.store.boundary import map_store_errors, redact_url
 from mano.store.embedded import EmbeddedMongo
+from mano.store.leases import LeaseRepository
 from mano.store.nsr import NsrRepository
 from mano.store.operations import OperationRepository
 from mano.store.plugins import PluginRepository
@@ -68,6 +69,7 @@ class Store:
         operations: lifecycle operations with step progress.
         plugins: the plugin manager's registry.
         specific_managers: the SSM/FSM registry.
+        leases: which activation runs each instance now (``mano.lifecycle.lease``).
         embedded: the embedded server handle, or None with ``MANO_MONGO_URL``.
     """
 
@@ -77,6 +79,7 @@ class Store:
     operations: OperationRepository
     plugins: PluginRepository
     specific_managers: SpecificManagerRepository
+    leases: LeaseRepository
 
     def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
                  embedded: EmbeddedMongo | None = None):
@@ -93,6 +96,7 @@ class Store:
         self.operations = OperationRepository(db, url=url)
         self.plugins = PluginRepository(db, url=url)
         self.specific_managers = SpecificManagerRepository(db, url=url)
+        self.leases = LeaseRepository(db, url=url)
         try:
             self.ping()
             for repository in self.repositories:
@@ -110,7 +114,17 @@ class Store:
     def repositories(self) -> tuple[Repository[Any], ...]:
         """All repositories, one per collection."""
         return (self.nsr, self.vnfr, self.services, self.operations, self.plugins,
-                self.specific_managers)
+                self.specific_managers, self.leases)
+
+    def fenced(self, token: int) -> Store:
+        """This store as the lease holder with fencing token ``token`` writes an instance's
+        records (``nsr``, ``vnfr``, ``services``, ``operations``): a write is refused once a newer
+        holder has written or fenced the record (:mod:`mano.store.repository`)."""
+        view = object.__new__(Store)
+        view.__dict__.update(self.__dict__)
+        for name in ("nsr", "vnfr", "services", "operations"):
+            setattr(view, name, getattr(self, name).fenced(token))
+        return view
 
     def ping(self) -> None:
         """Check the server answers.

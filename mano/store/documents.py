@@ -1,8 +1,8 @@
 """Conversion between typed records and MongoDB documents.
 
 A document is the record's fields with two renames: ``id`` is stored as ``_id`` (MongoDB's
-primary key, so lookups by id use the built-in unique index) and ``rev`` as ``_rev`` (a store
-field, kept apart from record data such as SONATA's own ``version``). Enums are stored as
+primary key, so lookups by id use the built-in unique index), ``rev`` as ``_rev`` and ``fence``
+as ``_fence`` (store fields, kept apart from record data such as SONATA's own ``version``). Enums are stored as
 their string values and datetimes natively, so documents stay queryable and readable in any
 MongoDB tool. Plain records store *all* fields, defaults included: a record read back never
 depends on today's defaults.
@@ -29,7 +29,8 @@ RecordT = TypeVar("RecordT", bound=Record)
 
 ID_KEY = "_id"
 REV_KEY = "_rev"
-FIELD_TO_KEY = {"id": ID_KEY, "rev": REV_KEY}
+FENCE_KEY = "_fence"
+FIELD_TO_KEY = {"id": ID_KEY, "rev": REV_KEY, "fence": FENCE_KEY}
 """Record field names that are stored under another key (used for filters, sorts, indexes)."""
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -123,25 +124,27 @@ class RecordCodec(Generic[RecordT]):
         """The MongoDB document for ``record``."""
         body = self._body(record)
         where = f"{self.collection}/{record.id}"
-        return {ID_KEY: record.id, REV_KEY: record.rev, **to_bson_value(body, where=where)}
+        return {ID_KEY: record.id, REV_KEY: record.rev, FENCE_KEY: record.fence,
+                **to_bson_value(body, where=where)}
 
     def from_document(self, document: Mapping[str, Any]) -> RecordT:
         """The record stored in ``document``; StoreError if it does not validate."""
-        fields = {k: v for k, v in document.items() if k not in (ID_KEY, REV_KEY)}
+        fields = {k: v for k, v in document.items() if k not in (ID_KEY, REV_KEY, FENCE_KEY)}
         record_id = document.get(ID_KEY)
         try:
-            return self._load(fields, str(record_id), int(document.get(REV_KEY, 0)))
+            return self._load(fields, str(record_id), int(document.get(REV_KEY, 0)),
+                              int(document.get(FENCE_KEY, 0)))
         except (pydantic.ValidationError, TypeError, ValueError) as exc:
             raise StoreError(
                 f"{self.collection}/{record_id}: stored document is not a valid "
                 f"{self.record_type.__name__}: {exc}") from exc
 
     def _body(self, record: RecordT) -> dict[str, Any]:
-        """The fields to store besides ``_id`` and ``_rev``."""
-        return record.model_dump(exclude={"id", "rev"})
+        """The fields to store besides ``_id``, ``_rev`` and ``_fence``."""
+        return record.model_dump(exclude={"id", "rev", "fence"})
 
-    def _load(self, fields: dict[str, Any], record_id: str, rev: int) -> RecordT:
-        return self.record_type.model_validate({**fields, "id": record_id, "rev": rev})
+    def _load(self, fields: dict[str, Any], record_id: str, rev: int, fence: int) -> RecordT:
+        return self.record_type.model_validate({**fields, "id": record_id, "rev": rev, "fence": fence})
 
 
 class SonataRecordCodec(RecordCodec[RecordT]):
@@ -153,12 +156,12 @@ class SonataRecordCodec(RecordCodec[RecordT]):
     """
 
     def _body(self, record: RecordT) -> dict[str, Any]:
-        store_names = record.STORE_FIELDS - {"rev"}  # type: ignore[attr-defined]
+        store_names = record.STORE_FIELDS - {"rev", "fence"}  # type: ignore[attr-defined]
         store_fields = {name: getattr(record, name) for name in store_names}
         return {**record.to_sonata(), **store_fields}  # type: ignore[attr-defined]
 
-    def _load(self, fields: dict[str, Any], record_id: str, rev: int) -> RecordT:
-        store_names = self.record_type.STORE_FIELDS - {"rev"}  # type: ignore[attr-defined]
+    def _load(self, fields: dict[str, Any], record_id: str, rev: int, fence: int) -> RecordT:
+        store_names = self.record_type.STORE_FIELDS - {"rev", "fence"}  # type: ignore[attr-defined]
         store_fields = {k: fields.pop(k) for k in list(fields) if k in store_names}
         return self.record_type.from_sonata(  # type: ignore[attr-defined,no-any-return]
-            fields, record_id=record_id, rev=rev, **store_fields)
+            fields, record_id=record_id, rev=rev, fence=fence, **store_fields)

@@ -10,6 +10,17 @@ which the server applies atomically) and writes ``rev + 1``. A write based on an
 refused with :class:`~mano.errors.StaleRecordError`, never applied over a newer one: the caller
 re-reads and decides again, which :meth:`Repository.mutate` automates for pure changes.
 
+Fencing
+-------
+An instance's records are written by the one activation that holds its lease
+(:mod:`mano.lifecycle.lease`). The holder writes through :meth:`Repository.fenced` views: each
+write stores the holder's fencing token in ``_fence`` and is applied only if the stored token
+is not newer, so a holder whose lease was taken over (a paused process, a partitioned node)
+cannot write after its successor: it gets :class:`~mano.errors.FencedOutError`. A successor
+that took over an expired lease first raises the token on the instance's records
+(:meth:`Repository.raise_fence`), so the predecessor is shut out even of records the successor
+has not written yet. Unfenced writers (admission, the gateway) keep the token they read.
+
 What callers see
 ----------------
 Typed records in and out (never dicts), filters written with record field names
@@ -20,6 +31,7 @@ stamped on every write, so it is the time of the last store write.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import time
@@ -29,10 +41,11 @@ from typing import Any, ClassVar, Generic
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from mano.errors import DuplicateRecordError, RecordNotFoundError, StaleRecordError
+from mano.errors import DuplicateRecordError, FencedOutError, RecordNotFoundError, StaleRecordError
 from mano.records import utcnow
 from mano.store.boundary import map_store_errors
 from mano.store.documents import (
+    FENCE_KEY,
     FIELD_TO_KEY,
     ID_KEY,
     REV_KEY,
@@ -84,9 +97,25 @@ class Repository(Generic[RecordT]):
         self._url = url
         self._codec: RecordCodec[RecordT] = self.codec_type(self.record_type, self.collection_name)
         self._stamps_updated_at = "updated_at" in self.record_type.model_fields
+        self._fence: int | None = None  # the token of a fenced view (see the module docstring)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.collection_name!r}>"
+        fenced = "" if self._fence is None else f" fenced at {self._fence}"
+        return f"<{type(self).__name__} {self.collection_name!r}{fenced}>"
+
+    def fenced(self, token: int) -> Repository[RecordT]:
+        """This repository as written by the lease holder with fencing token ``token``."""
+        view = copy.copy(self)
+        view._fence = token
+        return view
+
+    def raise_fence(self, filter: Mapping[str, Any], token: int) -> int:
+        """Raise the fencing token of the matching records to ``token`` (never lower it), with a
+        new revision, so that every write based on an earlier read or an older token fails.
+        Returns how many records matched."""
+        with self._errors("raise fence"):
+            return self._collection.update_many(
+                to_store_filter(filter), {"$max": {FENCE_KEY: token}, "$inc": {REV_KEY: 1}}).matched_count
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, record_id: str) -> RecordT:
@@ -138,8 +167,16 @@ class Repository(Generic[RecordT]):
             DuplicateRecordError: a record with that id (or another unique key) exists.
         """
         stored = self._stamped(record, rev=record.rev)
-        with self._errors(f"insert {record.id}"):
-            self._collection.insert_one(self._codec.to_document(stored))
+        try:
+            with self._errors(f"insert {record.id}"):
+                self._collection.insert_one(self._codec.to_document(stored))
+        except DuplicateRecordError:
+            if self._fence is not None:  # a newer holder created it: say so, not "duplicate"
+                with self._errors(f"get {record.id}"):
+                    current = self._collection.find_one({ID_KEY: record.id}, {FENCE_KEY: 1})
+                if current is not None:
+                    self._check_fence(record.id, current)
+            raise
         return stored
 
     def update(self, record: RecordT) -> RecordT:
@@ -151,13 +188,20 @@ class Repository(Generic[RecordT]):
         """
         stored = self._stamped(record, rev=record.rev + 1)
         document = self._codec.to_document(stored)
+        query: dict[str, Any] = {ID_KEY: record.id, REV_KEY: record.rev}
+        if self._fence is not None:
+            # "not newer" (a record written before fencing existed has no token). Not ``$or``:
+            # nx-27017 ORs a top-level ``$or`` with the other conditions (2026-12: a replace_one
+            # then overwrote another record), while ``$nor`` is ANDed as it should be.
+            query["$nor"] = [{FENCE_KEY: {"$gt": self._fence}}]
         with self._errors(f"update {record.id}"):
-            result = self._collection.replace_one({ID_KEY: record.id, REV_KEY: record.rev}, document)
+            result = self._collection.replace_one(query, document)
             if result.matched_count == 1:
                 return stored
-            current = self._collection.find_one({ID_KEY: record.id}, {REV_KEY: 1})
+            current = self._collection.find_one({ID_KEY: record.id}, {REV_KEY: 1, FENCE_KEY: 1})
         if current is None:
             raise RecordNotFoundError(f"no {self.collection_name} record with id {record.id!r}")
+        self._check_fence(record.id, current)
         raise StaleRecordError(
             f"{self.collection_name} record {record.id!r} was changed by someone else: "
             f"update expected rev {record.rev}, the store has rev {current.get(REV_KEY)}")
@@ -235,7 +279,7 @@ class Repository(Generic[RecordT]):
                 return current
             hinted = False
             try:
-                return self.update(changed.model_copy(update={"rev": current.rev}))
+                return self.update(changed.model_copy(update={"rev": current.rev, "fence": current.fence}))
             except StaleRecordError:
                 if attempt == tries - 1:
                     raise
@@ -263,8 +307,17 @@ class Repository(Generic[RecordT]):
                 bool(info.get("unique", False)) for info in found}
 
     # --- helpers -------------------------------------------------------------------------------
+    def _check_fence(self, record_id: str, current: Mapping[str, Any]) -> None:
+        stored = int(current.get(FENCE_KEY, 0))
+        if self._fence is not None and stored > self._fence:
+            raise FencedOutError(
+                f"{self.collection_name} record {record_id!r} belongs to a newer lease (token {stored}); "
+                f"this writer's lease (token {self._fence}) was taken over")
+
     def _stamped(self, record: RecordT, *, rev: int) -> RecordT:
         update: dict[str, Any] = {"rev": rev}
+        if self._fence is not None:
+            update["fence"] = self._fence
         if self._stamps_updated_at:
             update["updated_at"] = utcnow()
         return record.model_copy(update=update)

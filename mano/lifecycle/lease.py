@@ -1,0 +1,234 @@
+"""Instance leases: exactly one activation runs an instance's steps at a time (DESIGN decision 10).
+
+A service or VNF instance is a virtual actor: its identity (``service:<uuid>``, ``vnf:<uuid>``)
+is stable, its state is in the store, and any process may host an activation of it (its own
+Ray actor, the SLM or FLM under a burst, a test). What makes that safe is a lease in the store
+(:class:`~mano.records.LeaseRecord`): to run an instance's steps an activation must hold the
+instance's lease, which it renews while it works and gives back when it is done.
+
+A lease that is not renewed expires (its holder crashed, paused, or lost its node) and may be
+taken over. Taking it over raises the fencing token: every record the new holder writes carries
+the token, the store refuses writes with an older one (:meth:`mano.store.repository.Repository.fenced`),
+and the new holder first raises the token on the instance's records, so a former holder that
+wakes up can no longer write anything: it gets :class:`~mano.errors.FencedOutError`.
+
+A holder is an identity plus an incarnation. A Ray actor restarted after a crash keeps its
+identity (its actor id) in a new process: it may take its own unreleased lease over at once,
+instead of waiting for it to expire (Ray runs one incarnation of an actor at a time; the
+token still shuts out the old one should it be alive somewhere).
+
+:class:`InstanceLeases` is plain Python over the lease repository, with an injectable clock.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Callable, Iterator
+
+from mano.errors import DuplicateRecordError, LeaseHeldError, StaleRecordError
+from mano.records import LeaseRecord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_S = 10.0
+
+
+def service_key(service_id: str) -> str:
+    return f"service:{service_id}"
+
+
+def vnf_key(vnf_instance_id: str) -> str:
+    return f"vnf:{vnf_instance_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Holder:
+    """Who holds a lease: a stable ``identity`` and the ``incarnation`` (process) acting for it."""
+
+    identity: str
+    incarnation: str
+
+    @classmethod
+    def this_process(cls, identity: str | None = None) -> Holder:
+        """A holder for this process; ``identity``: a stable one (a Ray actor id), else the process."""
+        incarnation = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        return cls(identity or incarnation, incarnation)
+
+
+@dataclasses.dataclass(frozen=True)
+class Grant:
+    """A lease taken: its fencing token, and whether it was taken over from a holder that had not
+    given it back (then the instance's records must be fenced before anything is read)."""
+
+    key: str
+    token: int
+    took_over: bool
+
+
+class InstanceLeases:
+    """Takes, renews and gives back instance leases for one holder.
+
+    ``leases`` is the lease repository (``store.leases``). Held leases are renewed every third
+    of ``ttl_s`` by one background thread, which runs while any is held. A host keeps one
+    keeper for all the instances it runs.
+    """
+
+    def __init__(self, leases: object, holder: Holder, *, ttl_s: float = DEFAULT_TTL_S,
+                 clock: Callable[[], float] = time.time, poll_s: float = 0.02):
+        self._repo = leases
+        self.holder = holder
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._poll_s = poll_s
+        self._held: dict[str, LeaseRecord] = {}
+        self._lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    # --- one lease ---------------------------------------------------------------------
+    def acquire(self, key: str) -> Grant:
+        """Take the lease on ``key`` now.
+
+        Raises:
+            LeaseHeldError: another activation (or another call in this one) holds it.
+        """
+        current = self._repo.find_one(key)  # type: ignore[attr-defined]
+        now = self._clock()
+        if current is not None and not self._free(current, now):
+            raise LeaseHeldError(f"{key} is run by {current.holder} (lease token {current.token}, "
+                                 f"{max(0.0, current.expires_at - now):.1f} s left)")
+        took_over = current is not None and not current.released
+        token = 1 if current is None else current.token + 1
+        record = LeaseRecord(id=key, holder=self.holder.identity, incarnation=self.holder.incarnation,
+                             token=token, expires_at=now + self.ttl_s)
+        try:
+            if current is None:
+                stored = self._repo.insert(record)  # type: ignore[attr-defined]
+            else:
+                stored = self._repo.update(record.model_copy(update={"rev": current.rev}))  # type: ignore[attr-defined]
+        except (DuplicateRecordError, StaleRecordError):
+            raise LeaseHeldError(f"{key} was just taken by another activation") from None
+        if took_over:
+            log.warning("%s: took the lease over from %s (%s), token %d", key, current.holder,
+                        "expired" if current.expires_at <= now else "a previous incarnation", token)
+        with self._lock:
+            self._held[key] = stored
+        self._start_renewer()
+        return Grant(key, token, took_over)
+
+    def release(self, key: str) -> None:
+        """Give the lease back (best effort: one taken over meanwhile is not ours to give)."""
+        with self._lock:
+            record = self._held.pop(key, None)
+        for _ in range(3):  # a renewal may have written it meanwhile
+            if record is None:
+                return
+            try:
+                self._repo.update(record.model_copy(update={"released": True, "expires_at": self._clock()}))  # type: ignore[attr-defined]
+                return
+            except StaleRecordError:
+                record = self._still_ours(record)
+            except Exception:  # noqa: BLE001 - an unreleased lease expires by itself
+                log.info("%s: lease not given back (the store failed); it will expire", key, exc_info=True)
+                return
+
+    def _still_ours(self, record: LeaseRecord) -> LeaseRecord | None:
+        """The stored lease if it is still the one ``record`` took (same token, not released)."""
+        current = self._repo.find_one(record.id)  # type: ignore[attr-defined]
+        if current is None or current.released or current.token != record.token:
+            return None
+        return current
+
+    @contextlib.contextmanager
+    def hold(self, key: str, *, wait_s: float = 0.0,
+             fence: Callable[[int], None] = lambda token: None) -> Iterator[int]:
+        """Hold the lease on ``key`` for the block; yields the fencing token.
+
+        ``wait_s``: how long to wait for a held lease to be given back or to expire.
+        ``fence(token)`` runs when the lease was taken over, before the block: it must raise
+        the token on the instance's records.
+        """
+        grant = self.acquire_within(key, wait_s)
+        try:
+            if grant.took_over:
+                fence(grant.token)
+            yield grant.token
+        finally:
+            self.release(key)
+
+    def acquire_within(self, key: str, wait_s: float) -> Grant:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return self.acquire(key)
+            except LeaseHeldError:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(self._poll_s)
+
+    def active(self, key: str) -> LeaseRecord | None:
+        """The lease on ``key`` if some activation holds it now."""
+        current = self._repo.find_one(key)  # type: ignore[attr-defined]
+        return None if current is None or self._free(current, self._clock()) else current
+
+    def holds(self, key: str) -> bool:
+        with self._lock:
+            return key in self._held
+
+    def close(self) -> None:
+        """Stop renewing (held leases then expire)."""
+        self._stopped.set()
+
+    # --- rules ----------------------------------------------------------------------------
+    def _free(self, lease: LeaseRecord, now: float) -> bool:
+        if lease.released or lease.expires_at <= now:
+            return True
+        # A previous incarnation of this holder (a restarted actor) left it: it is ours again.
+        return lease.holder == self.holder.identity and lease.incarnation != self.holder.incarnation
+
+    # --- renewal ----------------------------------------------------------------------------
+    def _start_renewer(self) -> None:
+        with self._lock:
+            if self._renewer is not None:
+                return
+            self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewal", daemon=True)
+        self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stopped.wait(self.ttl_s / 3):
+            with self._lock:
+                if not self._held:  # nothing to renew: stop (the next acquire starts another)
+                    self._renewer = None
+                    return
+            self.renew_all()
+
+    def renew_all(self) -> None:
+        """Push the expiry of every held lease one time to live ahead (the renewer's pass)."""
+        with self._lock:
+            held = list(self._held.items())
+        for key, record in held:
+            try:
+                renewed = self._repo.update(record.model_copy(update={"expires_at": self._clock() + self.ttl_s}))  # type: ignore[attr-defined]
+            except StaleRecordError:
+                current = self._still_ours(record)
+                with self._lock:
+                    if self._held.get(key) is not record:
+                        continue  # given back meanwhile
+                    if current is None:
+                        log.warning("%s: lease lost to another activation; its writes will be refused", key)
+                        del self._held[key]
+                    else:
+                        self._held[key] = current  # renewed next pass
+                continue
+            except Exception:  # noqa: BLE001 - try again next pass, before it expires
+                log.warning("%s: lease renewal failed", key, exc_info=True)
+                continue
+            with self._lock:
+                if self._held.get(key) is record:
+                    self._held[key] = renewed
