@@ -1,13 +1,13 @@
 """The function lifecycle manager actor: fans requests out to the VNF instance actors.
 
 It activates ``vnf:<uuid>`` actors (creating them, or finding them again after passivation;
-new VNF instances get the ids of warm spare actors, see ``actors.spares``) and runs a batch in parallel; a batch fails as a whole with every failure named, after all
-its calls have ended, so the caller's rollback knows what happened.
+new VNF instances get the ids of warm spare actors, see ``actors.spares``) and runs a batch in
+parallel; a batch fails as a whole with every failure named, after all its calls have ended, so
+the caller's rollback knows what happened. Which VNF runs on its actor and which here is
+:func:`mano.lifecycle.hosting.host_vnf_call`; each call holds the VNF's lease either way.
 """
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -18,6 +18,7 @@ from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
 from mano.errors import ManoError
+from mano.lifecycle.hosting import Host, host_vnf_call
 from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.local import raise_failures
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
@@ -36,12 +37,12 @@ class FunctionLifecycleManager(PluginActor):
         self._store = connect(settings, stop_embedded_on_exit=False)
         self._infrastructure = RayInfrastructure(settings)
         self._leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
-        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vnf")
-        self._vnf_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._pool = ThreadPoolExecutor(max_workers=settings.flm_threads, thread_name_prefix="vnf")
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
         size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0
         self.spares = spares.SparePool(size, self._create_spare, lambda handle: handle.claim.remote(),
-                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
+                                       refill_delay_s=settings.spare_refill_delay_s,
+                                       idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
         self._start_plugin(settings)
         self.spares.fill()
 
@@ -79,18 +80,16 @@ class FunctionLifecycleManager(PluginActor):
         start: a burst of 50 instantiations with an actor start per VNF timed steps out, and
         scaling 200 services out by one VNF each queued 200 process starts.
         """
-        if activate:
-            outcomes = self._on_actors(method, items, arg)
-        else:
-            live = [self._has_actor(item.vnf_instance_id) for item in items]
-            on_actors = [i for i, up in enumerate(live) if up]
-            here = [i for i, up in enumerate(live) if not up]
-            pending = self._pool.submit(self._in_process, method, [items[i] for i in here], arg) if here else None
-            outcomes = [None] * len(items)
-            for i, outcome in zip(on_actors, self._on_actors(method, [items[i] for i in on_actors], arg)):
-                outcomes[i] = outcome
-            for i, outcome in zip(here, pending.result() if pending else []):
-                outcomes[i] = outcome
+        hosts = [host_vnf_call(has_actor=not activate and self._has_actor(item.vnf_instance_id), needs_actor=activate)
+                 for item in items]
+        on_actors = [i for i, host in enumerate(hosts) if host is Host.OWN_ACTOR]
+        here = [i for i, host in enumerate(hosts) if host is Host.MANAGER]
+        pending = self._pool.submit(self._in_process, method, [items[i] for i in here], arg) if here else None
+        outcomes: list[Any] = [None] * len(items)
+        for i, outcome in zip(on_actors, self._on_actors(method, [items[i] for i in on_actors], arg)):
+            outcomes[i] = outcome
+        for i, outcome in zip(here, pending.result() if pending else []):
+            outcomes[i] = outcome
         raise_failures(method, len(items), [(key(item), error) for item, (_, error) in zip(items, outcomes)
                                             if error is not None])
         return [value for value, _ in outcomes]
@@ -99,13 +98,12 @@ class FunctionLifecycleManager(PluginActor):
         return calls.actor_exists(naming.vnf_actor(vnf_instance_id), naming.NAMESPACE)
 
     def _in_process(self, method: str, items: Sequence[Any], arg: Any) -> list[tuple[Any, BaseException | None]]:
-        """Run items on VnfControllers here, in parallel threads, serialised per VNF as its actor
-        would; the VNFR is the single source of truth either way, so the two paths mix."""
+        """Run items on VnfControllers here, in parallel threads. Each call holds its VNF's lease,
+        so calls on one VNF run one after the other, here or on its actor alike."""
         def one(item: Any) -> Any:
             core = VnfController(item.vnf_instance_id, self._store, self._infrastructure, leases=self._leases,
                                  wait_s=self._settings.step_timeout_s)
-            with self._vnf_locks[item.vnf_instance_id]:
-                return getattr(core, method)(arg(item))
+            return getattr(core, method)(arg(item))
         futures = [self._pool.submit(one, item) for item in items]
         outcomes: list[tuple[Any, BaseException | None]] = []
         for future in futures:

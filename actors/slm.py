@@ -15,6 +15,8 @@ dies meanwhile, its recovery loop hands the operation to the actor, which resume
 persisted steps, as after any crash. Requests on passivated services make a burst of their
 own (many services scaled at once): once as many service actors are starting as the machine
 has CPUs, the next such request runs here too, instead of queueing one more process start.
+That choice is :func:`mano.lifecycle.hosting.host_service_operation`; this shell observes the
+load it needs and obeys. Wherever the operation runs, it holds the service's lease.
 """
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ from actors.service_instance import ServiceInstance
 from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import load_service
 from mano.errors import LeaseHeldError, LifecycleError
-from mano.lifecycle.lease import InstanceLeases
+from mano.lifecycle.hosting import Host, ServiceLoad, host_service_operation
+from mano.lifecycle.lease import InstanceLeases, service_key
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
 from mano.lifecycle.states import OperationType, PluginState
@@ -45,17 +48,12 @@ from mano.store.client import connect
 
 log = logging.getLogger(__name__)
 
-# Service actors starting at once beyond which requests on passivated services run in the SLM:
-# a process start is CPU-bound, so more than one per CPU only makes each one slower.
-STARTING_LIMIT = max(1, os.cpu_count() or 1)
-
-
 @ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1, concurrency_groups={"waiters": 64})
 class ServiceLifecycleManagerActor(PluginActor):
     plugin_name = naming.SLM
     plugin_description = "Service lifecycle: instantiate, terminate, scale, heal"
 
-    def __init__(self, settings: Settings, recovery_period_s: float = 2.0):
+    def __init__(self, settings: Settings):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = ServiceLifecycleManager(self._store)
@@ -63,16 +61,17 @@ class ServiceLifecycleManagerActor(PluginActor):
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
                                        lambda handle: handle.claim.remote(),
-                                       refill_delay_s=spares.REFILL_DELAY_S, idle=spares.machine_idle)
+                                       refill_delay_s=settings.spare_refill_delay_s,
+                                       idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
         self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
         self._here_lock = threading.Lock()
-        self._here_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slm-burst")
+        self._here_pool = ThreadPoolExecutor(max_workers=settings.slm_threads, thread_name_prefix="slm-burst")
         self._here_ended = waiting.RunEnded()
         self._starting: set[str] = set()  # services whose actor this SLM started and is not up yet
         self._ports: tuple | None = None  # the service workflows' ports, made on first use
         self._start_plugin(settings)
         self.spares.fill()
-        threading.Thread(target=self._recovery_loop, args=(recovery_period_s,), daemon=True).start()
+        threading.Thread(target=self._recovery_loop, args=(settings.recovery_period_s,), daemon=True).start()
 
     # --- requests ----------------------------------------------------------------------
     def instantiate(self, nsd: Mapping[str, Any], vnfds: Sequence[Mapping[str, Any]], *, vim: str | None = None,
@@ -80,49 +79,53 @@ class ServiceLifecycleManagerActor(PluginActor):
                     params: Mapping[str, Any] | None = None, service_id: str | None = None) -> dict:
         self._require_running()
         package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
-        burst = False
-        if service_id is None and self._is_new(operation_id):
-            spare = self.spares.take()  # unused if admission refuses: claimed, it passivates by itself
-            service_id = spare.id if spare is not None else None
-            burst = spare is None and self._settings.burst_in_slm
+        new = self._is_new(operation_id)
+        spare = self.spares.take() if service_id is None and new else None  # unused if admission refuses:
+        if spare is not None:                                                # claimed, it passivates by itself
+            service_id = spare.id
+        has_actor = spare is not None or (service_id is not None and self._has_actor(service_id))
         return self._admit(lambda op_id: self.core.instantiate(
             package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
-            params=params, service_id=service_id), operation_id, burst)
+            params=params, service_id=service_id), operation_id, self._host(has_actor, new))
 
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
                 operation_id: str | None = None) -> dict:
         self._require_running()
-        # In a burst (no spare left, or a CPU's worth of actors starting), a passivated
-        # service's operation runs here too: activating its actor would start a process.
-        burst = (self._settings.burst_in_slm and self._in_burst() and self._is_new(operation_id)
-                 and not calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE))
+        host = self._host(self._has_actor(service_id), self._is_new(operation_id))
         return self._admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
-                                                           operation_id=op_id), operation_id, burst)
+                                                           operation_id=op_id), operation_id, host)
 
-    def _in_burst(self) -> bool:
-        if not self.spares.ids():
-            return True
+    def _host(self, has_actor: bool, new_operation: bool) -> Host:
+        """Where this request's operation runs (mano/lifecycle/hosting.py decides)."""
         with self._here_lock:
-            return len(self._starting) >= STARTING_LIMIT
+            starting = len(self._starting)
+        load = ServiceLoad(spares_ready=len(self.spares.ids()), actors_starting=starting, cpus=os.cpu_count() or 1)
+        return host_service_operation(has_actor=has_actor, new_operation=new_operation, load=load,
+                                      manager_may_host=self._settings.burst_in_slm)
+
+    @staticmethod
+    def _has_actor(service_id: str) -> bool:
+        return calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE)
 
     def _is_new(self, operation_id: str | None) -> bool:
         return operation_id is None or self.core.store.operations.find_one(operation_id) is None
 
-    def _admit(self, admit: Callable[[str | None], OperationRecord], operation_id: str | None, burst: bool) -> dict:
-        """Admit a request, then run its operation here (``burst``) or on the service's actor."""
-        if burst:
+    def _admit(self, admit: Callable[[str | None], OperationRecord], operation_id: str | None, host: Host) -> dict:
+        """Admit a request, then run its operation on the service's actor or here."""
+        here = host is Host.MANAGER
+        if here:
             # Marked before admission records it, so the recovery loop never sees it actor-less.
             operation_id = operation_id or str(uuid.uuid4())
             with self._here_lock:
-                burst = operation_id not in self._here  # a twin request with this id runs it already
+                here = operation_id not in self._here  # a twin request with this id runs it already
                 self._here.add(operation_id)
         try:
             op = admit(operation_id)
         except BaseException:
-            if burst:
+            if here:
                 self._here_done(operation_id)
             raise
-        if burst:
+        if here:
             self._run_here(op)
         else:
             self._activate(op)
@@ -220,16 +223,19 @@ class ServiceLifecycleManagerActor(PluginActor):
             time.sleep(period_s)
 
     def recover(self) -> int:
-        """Re-activate the service actors of in-flight operations whose actor is gone."""
+        """Re-activate the service actors of in-flight operations that no activation runs: no actor,
+        not run here, and no live lease (a lease that is not renewed expires in ``lease_ttl_s``)."""
         revived = 0
         for op in self.core.in_flight():
-            if not self.runs_here(op.id) and not calls.actor_exists(naming.service_actor(op.service_id), naming.NAMESPACE):
+            if not self.runs_here(op.id) and not self._has_actor(op.service_id):
                 # Read again: an operation this SLM ran may have ended since the listing (its final
                 # state is written before it stops counting as run here); reviving it would start
                 # an actor for nothing (seen with one core busy).
                 current = self.core.store.operations.find_one(op.id)
                 if current is None or current.state.is_final:
                     continue
+                if self._leases.active(service_key(op.service_id)) is not None:
+                    continue  # some activation runs it (another host, or one not yet passivated)
                 log.warning("operation %s on service %s has no actor: re-activating", op.id, op.service_id)
                 self._activate(op)
                 revived += 1

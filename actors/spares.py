@@ -26,10 +26,6 @@ from typing import Any, Callable, NamedTuple
 
 log = logging.getLogger(__name__)
 
-# Long enough for the request that took a spare to finish its own work (an instantiation on
-# spares: ~0.3 s), short enough that sequential requests a few seconds apart all find spares.
-REFILL_DELAY_S = 1.0
-
 
 class Spare(NamedTuple):
     id: str

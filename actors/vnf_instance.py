@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any, Iterator
 
 import ray
@@ -30,14 +29,13 @@ class VnfInstance:
         self._claim_grace_s = settings.step_timeout_s  # from its claim to its first work: one step
         if spare:
             spares.warm_up((naming.INFRASTRUCTURE,))
-        # One lifecycle call at a time: a stale deploy from a workflow whose service actor
-        # died must finish before the resumed workflow (or a terminate) acts on this VNF.
-        self._serial = threading.Lock()
 
     @contextlib.contextmanager
     def _working(self) -> Iterator[None]:
         self._idle.release_hold()  # work means it was handed out, even if a restart forgot the claim
-        with self._idle.active(), self._serial:
+        # One lifecycle call at a time (a stale deploy from a workflow whose service actor died
+        # finishes before the resumed workflow acts on this VNF): the core holds the VNF's lease.
+        with self._idle.active():
             yield
 
     def deploy(self, request: FunctionDeployment) -> dict[str, Any]:

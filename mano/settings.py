@@ -35,7 +35,18 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_SPARE_SERVICE_ACTORS | 2                                            | service actors kept started ahead of need |
 |                           |                                              | (0: start each on its first request)      |
 | MANO_SPARE_VNF_ACTORS     | 3                                            | the same for VNF actors (per-instance)    |
+| MANO_BURST_IN_SLM         | 1                                            | under a burst (no spare left), the SLM    |
+|                           |                                              | runs operations itself instead of waiting |
+|                           |                                              | for a new service actor's process         |
 | MANO_MONITORING_PERIOD_S  | 5                                            | health/rule check period; 0 turns it off  |
+| MANO_SLM_THREADS          | 16                                           | operations the SLM runs itself at once    |
+|                           |                                              | (under a burst, mano/lifecycle/hosting.py)|
+| MANO_FLM_THREADS          | 32                                           | VNF calls the FLM runs itself at once     |
+| MANO_RECOVERY_PERIOD_S    | 2                                            | how often the SLM looks for operations    |
+|                           |                                              | that no activation runs                   |
+| MANO_SPARE_REFILL_DELAY_S | 1                                            | pause before a spare pool refills         |
+| MANO_SPARE_IDLE_CPU_PERCENT | 60                                         | the pools refill only below this machine  |
+|                           |                                              | CPU use (spares must not slow real work)  |
 | MANO_DOCKER_IMAGES        | (unset: every VDU runs the busybox image)    | YAML map vm_image -> local Docker image   |
 """
 from __future__ import annotations
@@ -74,6 +85,13 @@ class Settings:
     spare_vnf_actors: int = 3
     burst_in_slm: bool = True
     monitoring_period_s: float = 5.0
+    slm_threads: int = 16
+    flm_threads: int = 32
+    recovery_period_s: float = 2.0
+    # Long enough for the request that took a spare to finish its own work (an instantiation
+    # on spares: ~0.3 s), short enough that requests a few seconds apart all find spares.
+    spare_refill_delay_s: float = 1.0
+    spare_idle_cpu_percent: float = 60.0
     docker_images: Path | None = None
 
     @classmethod

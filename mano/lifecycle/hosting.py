@@ -1,0 +1,68 @@
+"""Where an instance's work runs: the one hosting decision (DESIGN decision 10).
+
+Service and VNF instances are virtual actors. Their work always runs through the same code
+(:class:`~mano.lifecycle.service.ServiceController`, :class:`~mano.lifecycle.vnf.VnfController`)
+under the instance's lease (:mod:`mano.lifecycle.lease`), so it is correct wherever it runs; the
+host only decides what it costs. Two hosts exist:
+
+* ``OWN_ACTOR``: the instance's own Ray actor (``service:<id>``, ``vnf:<id>``), activated if it
+  is not up. Its state stays warm between requests and it passivates when idle.
+* ``MANAGER``: a thread of the manager that received the work (the SLM for a service operation,
+  the FLM for a VNF call), in a process that is already running.
+
+Activating an actor that is not up starts a worker process, which costs ~0.6 CPU-s here:
+several times the workflow it would run. So work goes to the instance's actor when that actor
+is up, or when the machine can start one without making a queue; under a burst (no warm spare
+left, or a CPU's worth of actors already starting) it runs in the manager instead, and the
+instance's actor is activated by a later request. VNF batch work never starts a process: a VNF
+without a live actor is handled in the FLM; only work on the VNF's own state (heal) activates it.
+
+Pure functions of what the caller observed, so the policy is unit-tested without Ray
+(``tests/lifecycle/test_hosting.py``); the actor shells only observe and obey.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+class Host(str, enum.Enum):
+    OWN_ACTOR = "own-actor"
+    MANAGER = "manager"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceLoad:
+    """What the SLM sees of the machine when a request arrives.
+
+    ``spares_ready``: warm spare service actors left (after one was taken for this request);
+    ``actors_starting``: service actors started and not answering yet; ``cpus``: the CPUs that
+    start them (process starts are CPU-bound: more than one per CPU only slows each one down).
+    """
+
+    spares_ready: int
+    actors_starting: int
+    cpus: int
+
+    @property
+    def in_burst(self) -> bool:
+        return self.spares_ready == 0 or self.actors_starting >= max(1, self.cpus)
+
+
+def host_service_operation(*, has_actor: bool, new_operation: bool, load: ServiceLoad,
+                           manager_may_host: bool = True) -> Host:
+    """Where the SLM runs a service operation it admitted.
+
+    ``has_actor``: the service's actor is up (a warm spare whose id the new service took counts);
+    ``new_operation``: the request is not a retry of a recorded operation (a retry goes to the
+    actor, which resumes it or finds it running); ``manager_may_host``: ``Settings.burst_in_slm``.
+    """
+    if has_actor or not new_operation or not manager_may_host:
+        return Host.OWN_ACTOR
+    return Host.MANAGER if load.in_burst else Host.OWN_ACTOR
+
+
+def host_vnf_call(*, has_actor: bool, needs_actor: bool = False) -> Host:
+    """Where the FLM runs one VNF's call: on its actor if that is up or the call works on the
+    VNF's own state (``needs_actor``: heal), else in the FLM, so batch work starts no process."""
+    return Host.OWN_ACTOR if has_actor or needs_actor else Host.MANAGER
