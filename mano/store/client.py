@@ -82,11 +82,12 @@ class Store:
     leases: LeaseRepository
 
     def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
-                 embedded: EmbeddedMongo | None = None):
+                 embedded: EmbeddedMongo | None = None, client: Any = None):
+        """``client``: a pymongo-compatible client to use instead of connecting to ``url``."""
         self._url = url
         self.embedded = embedded
         with map_store_errors(url, "connect"):
-            self._client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            self._client: pymongo.MongoClient[dict[str, Any]] = client or pymongo.MongoClient(
                 url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
                 socketTimeoutMS=timeout_ms, tz_aware=True, appname="mano")
         db = self._client[database]
@@ -104,6 +105,15 @@ class Store:
         except BaseException:
             self._client.close()
             raise
+
+    @classmethod
+    def in_memory(cls, database: str = "mano") -> Store:
+        """A store in this process's memory (mongomock behind the same pymongo interface and the
+        same repositories): for unit tests of the lifecycle core, which then need no server. The
+        integration tests and every runtime use a real server (``connect``)."""
+        import mongomock  # a test dependency
+
+        return cls("memory://", database=database, client=mongomock.MongoClient(tz_aware=True))
 
     @property
     def url(self) -> str:
