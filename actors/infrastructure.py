@@ -19,7 +19,7 @@ from mano.lifecycle.states import VnfState
 from mano.settings import Settings
 from mano.store.client import connect
 from mano.vim import load_topology, make_driver
-from mano.vim.base import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VnfDeployment
+from mano.lifecycle.vim_port import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VnfDeployment
 from mano.vim.emulated import FaultPlan
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from actors import calls, naming
 from mano.lifecycle.first_fit import first_fit
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
 from mano.settings import Settings
-from mano.vim.base import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployment
+from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployment
 
 log = logging.getLogger(__name__)
 

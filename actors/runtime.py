@@ -23,7 +23,7 @@ from actors.slm import ServiceLifecycleManagerActor
 from actors.smr import SpecificManagerRegistry
 from mano.errors import ManoError
 from mano.settings import Settings
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +114,3 @@ def stop(*, shutdown_ray: bool = True) -> None:
     if shutdown_ray:
         ray.shutdown()
         _dashboard_url = None
-
-
-def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:
-    """Start (or find) the AMQP gateway actor; needs the broker at ``settings.broker_url``."""
-    from actors.gateway import Gateway
-    init_ray(settings)
-    gateway = Gateway.options(name=naming.GATEWAY, namespace=naming.NAMESPACE, lifetime="detached",
-                              get_if_exists=True).remote(settings)
-    calls.get(gateway.ping.remote(), timeout=timeout_s, what="gateway start")
-    return gateway

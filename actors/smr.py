@@ -30,7 +30,7 @@ from mano.records import SmType
 from mano.settings import Settings
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind
-from mano.sm.port import DEFAULT_TIMEOUT_S, SmOutcome
+from mano.lifecycle.sm_port import DEFAULT_TIMEOUT_S, SmOutcome
 from mano.sm.registry import RegistryCore
 from mano.sm.runner import (
     LazyRunner,

@@ -1,4 +1,4 @@
-"""The :class:`~mano.sm.port.SpecificManagers` port over the SMR actor.
+"""The :class:`~mano.lifecycle.sm_port.SpecificManagers` port over the SMR actor.
 
 What the SLM/FLM workflows use in the runtime. The SMR is looked up by name on each call, so a
 restarted SMR is found again. If the SMR itself cannot be reached, ``ssm``/``fsm`` return
@@ -14,7 +14,7 @@ from typing import Any
 
 from actors import calls, naming
 from mano.settings import Settings
-from mano.sm.port import DEFAULT_TIMEOUT_S, SmOutcome
+from mano.lifecycle.sm_port import DEFAULT_TIMEOUT_S, SmOutcome
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ def main() -> None:
 
     import mano
     from mano.settings import Settings
-    from mano.vim.base import Pop
+    from mano.lifecycle.vim_port import Pop
     home = Path(tempfile.mkdtemp(prefix="mano-bench-busy-"))
     settings = Settings.from_env(home=home, mongo_db=f"busy{uuid.uuid4().hex[:6]}", dashboard=False,
                                  monitoring_period_s=0)

@@ -99,7 +99,7 @@ def main():
     import mano
     from actors.runtime import actor_names
     from mano.settings import Settings
-    from mano.vim.base import Pop
+    from mano.lifecycle.vim_port import Pop
 
     rng = random.Random(args.seed)
     home = Path(tempfile.mkdtemp(prefix="mano-chaos-"))

@@ -64,7 +64,7 @@ def main():
 
     from bench import bus_echo
     import mano
-    from actors.runtime import start_gateway
+    from mano.gateway.actor import start_gateway
     from gatekeeper import Gatekeeper
     from mano.settings import Settings
 

@@ -35,7 +35,7 @@ DEMO = REPO / "examples" / "sonata-demo"
 
 
 def big_pops(n=4):
-    from mano.vim.base import Pop
+    from mano.lifecycle.vim_port import Pop
     return [Pop(vim_uuid=f"pop-{i}", name=f"pop{i}", core_total=100_000, memory_total=400_000) for i in range(n)]
 
 

@@ -46,7 +46,7 @@ def main():
     import mano
     from actors.runtime import actor_names, call
     from mano.settings import Settings
-    from mano.vim.base import Pop
+    from mano.lifecycle.vim_port import Pop
 
     settings = Settings(home=Path(tempfile.mkdtemp(prefix="mano-scale-")), dashboard=False, vnf_actors="on-demand",
                         idle_passivate_s=args.idle, monitoring_period_s=0, store_timeout_ms=30_000)

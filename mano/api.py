@@ -18,7 +18,7 @@ from mano.errors import LifecycleError, RecordNotFoundError, UnknownInstanceErro
 from mano.lifecycle.states import OperationState, OperationType, ServiceState
 from mano.records import OperationRecord, ServiceRecord
 from mano.settings import Settings
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 
 __all__ = ["OperationFailedError", "Runtime", "Service", "get", "init", "instantiate", "runtime", "services",
            "shutdown"]

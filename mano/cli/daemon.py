@@ -20,8 +20,8 @@ def main(argv: list[str]) -> None:
     settings = Settings.from_env()
     rt = mano.init(settings)
     if "--gateway" in argv:
-        from actors import runtime as actor_runtime
-        actor_runtime.start_gateway(rt.settings)
+        from mano.gateway.actor import start_gateway
+        start_gateway(rt.settings)
     import os
 
     import ray

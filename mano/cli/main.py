@@ -65,10 +65,10 @@ def gateway() -> None:
     """Serve SONATA's AMQP topics (MANO_BROKER_URL) until interrupted."""
     import time
 
-    from actors import runtime as actor_runtime
+    from mano.gateway.actor import start_gateway
     rt = _connect()
     try:
-        actor_runtime.start_gateway(rt.settings)
+        start_gateway(rt.settings)
     except ManoError as exc:
         _fail(exc)
     console.print(f"gateway serving exchange {lit(repr(rt.settings.exchange))} on the broker; "

@@ -1,4 +1,6 @@
 """The SONATA northbound contract: parsing gatekeeper requests, building the replies.
 
-Pure translation (no broker, no Ray): ``actors/gateway.py`` moves the messages.
+``northbound`` and ``core`` are pure translation (no broker, no Ray); ``actor`` is the entry
+point that moves the messages: the gateway actor over one broker connection, and
+:func:`~mano.gateway.actor.start_gateway` (``mano gateway``, ``mano up --gateway``).
 """

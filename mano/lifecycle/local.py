@@ -16,7 +16,7 @@ from mano.lifecycle.first_fit import first_fit
 from mano.lifecycle.lease import Holder, InstanceLeases
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
 from mano.lifecycle.vnf import VnfController
-from mano.vim.base import DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
+from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Protocol, Sequence
 
-from mano.vim.base import Network, NetworkRequest, Pop
+from mano.lifecycle.vim_port import Network, NetworkRequest, Pop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,4 +101,4 @@ class Vim(Protocol):
     def vnf_status(self, vim: str, vnf_instance_id: str) -> str: ...
 
 
-from mano.vim.base import DeployedVnf, VnfDeployment  # noqa: E402  (type names for the protocol above)
+from mano.lifecycle.vim_port import DeployedVnf, VnfDeployment  # noqa: E402  (type names for the protocol above)

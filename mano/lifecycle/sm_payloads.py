@@ -1,8 +1,8 @@
 """Building the specific-manager port's payloads from the lifecycle's own objects (for the
 workflow steps and the monitoring SSM).
 
-Each function returns the plain dict :meth:`~mano.sm.port.SpecificManagers.ssm` /
-:meth:`~mano.sm.port.SpecificManagers.fsm` expect for one kind; the models that check them are
+Each function returns the plain dict :meth:`~mano.lifecycle.sm_port.SpecificManagers.ssm` /
+:meth:`~mano.lifecycle.sm_port.SpecificManagers.fsm` expect for one kind; the models that check them are
 in :mod:`ssm.models`. These helpers live with the lifecycle, their caller, so that :mod:`mano.sm`
 does not depend on the lifecycle's types.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mano.lifecycle.ports import PlacementRequest
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 
 __all__ = ["configure_payload", "fsm_payload", "monitor_payload", "placement_payload", "pop_payload",
            "task_payload"]

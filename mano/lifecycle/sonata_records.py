@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from mano.descriptors.models import Nsd, Vnfd
 from mano.records import NsrRecord, SonataStatus, VnfrRecord
-from mano.vim.base import DeployedVnf, Network
+from mano.lifecycle.vim_port import DeployedVnf, Network
 
 
 def build_vnfr(service_id: str, vnf_instance_id: str, vnfd: Vnfd, deployed: DeployedVnf,

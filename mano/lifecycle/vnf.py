@@ -23,7 +23,7 @@ from mano.lifecycle.ports import FunctionAction, FunctionDeployment, Vim
 from mano.lifecycle.sonata_records import build_vnfr
 from mano.lifecycle.states import VNF_TRANSITIONS, VnfState, transition
 from mano.records import SonataStatus, VnfrRecord
-from mano.vim.base import UnitRequest, VnfDeployment
+from mano.lifecycle.vim_port import UnitRequest, VnfDeployment
 
 log = logging.getLogger(__name__)
 

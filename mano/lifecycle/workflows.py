@@ -19,8 +19,8 @@ from mano.lifecycle.sonata_records import build_nsr
 from mano.lifecycle.states import OperationType, VnfState
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
-from mano.sm.port import SmOutcome
-from mano.vim.base import Network, NetworkRequest
+from mano.lifecycle.sm_port import SmOutcome
+from mano.lifecycle.vim_port import Network, NetworkRequest
 
 # What a task SSM may not drop from an instantiation.
 REQUIRED_STEPS = ("place", "deploy_vnfs", "store_records")
@@ -56,7 +56,7 @@ class ServiceWorkflows:
         self.functions = functions
         self.infrastructure = infrastructure
         self.placement = placement
-        self.sms = sms  # the SpecificManagers port (mano.sm.port); None: no SSM/FSM support
+        self.sms = sms  # the SpecificManagers port (mano.lifecycle.sm_port); None: no SSM/FSM support
         self._record: ServiceRecord | None = None
         self._package: ServicePackage | None = None
 

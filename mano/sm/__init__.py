@@ -1,6 +1,7 @@
 """Specific managers (SSMs/FSMs) on the orchestrator side: discovery, the registry, the port.
 
-* :mod:`mano.sm.port` – the port the workflows call (:class:`SpecificManagers`, :class:`SmOutcome`);
+* :mod:`mano.lifecycle.sm_port` – the port the workflows call (:class:`SpecificManagers`, :class:`SmOutcome`),
+  owned by the lifecycle core and re-exported here;
 * :mod:`mano.sm.discovery` – which SMs a service declares (SONATA's rules);
 * :mod:`mano.sm.validation` – checking payloads and answers;
 * :mod:`mano.sm.registry` – the registry core (records, runners, fallbacks, clean-up);
@@ -12,7 +13,7 @@ The workflows build the payloads from their own objects with :mod:`mano.lifecycl
 this package does not import the lifecycle. The SM developer's side is the ``ssm`` package. The
 in-Ray runner and the SMR actor are in ``actors/smr.py``; the Ray port in ``actors/smr_port.py``.
 """
-from mano.sm.port import (
+from mano.lifecycle.sm_port import (
     FSM_KINDS,
     SSM_KINDS,
     SmError,

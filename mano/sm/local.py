@@ -1,6 +1,6 @@
 """The in-process implementation of the port: SMs as objects in this process (no Ray, no Docker).
 
-:class:`LocalSpecificManagers` is the :class:`~mano.sm.port.SpecificManagers` port over a
+:class:`LocalSpecificManagers` is the :class:`~mano.lifecycle.sm_port.SpecificManagers` port over a
 :class:`~mano.sm.registry.RegistryCore` whose Python runner is :class:`InProcessRunner`. It is
 what unit tests (and the lifecycle harness) use; the contract, the records and the outcomes
 are exactly those of the SMR actor.
@@ -17,7 +17,7 @@ from typing import Any
 from mano.records import SmType
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind
-from mano.sm.port import DEFAULT_TIMEOUT_S, SmOutcome
+from mano.lifecycle.sm_port import DEFAULT_TIMEOUT_S, SmOutcome
 from mano.sm.registry import RegistryCore
 from mano.sm.runner import Runner, SmCallTimeout, SmInstanceName, SmLaunch, SmStartError, SmUnavailable
 from ssm.runtime import PING, SmLoadError, SmRuntime
@@ -78,7 +78,7 @@ class InProcessRunner:
 
 
 class LocalSpecificManagers:
-    """The :class:`~mano.sm.port.SpecificManagers` port, in process (see the module doc).
+    """The :class:`~mano.lifecycle.sm_port.SpecificManagers` port, in process (see the module doc).
 
     Args:
         store: the record store.

@@ -12,7 +12,7 @@ Records are the desired state
     the instance a record wants from a leaked one.
 
 Calls never raise for what an SM does
-    :meth:`RegistryCore.call` returns an :class:`~mano.sm.port.SmOutcome`: the answer, validated
+    :meth:`RegistryCore.call` returns an :class:`~mano.lifecycle.sm_port.SmOutcome`: the answer, validated
     (:mod:`mano.sm.validation`), or the reason the default runs. A timeout stops the instance and
     marks the record FAILED (a hung SM would block its next calls); an exception raised by a hook
     or an invalid answer is noted on the record (``error``) and leaves the SM running.
@@ -37,7 +37,7 @@ from typing import Any
 from mano.records import SmStatus, SmType, SpecificManagerRecord, utcnow
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind, SmSpec, discover, runner_kind
-from mano.sm.port import SmOutcome, SmUpdateError, UnknownSmError
+from mano.lifecycle.sm_port import SmOutcome, SmUpdateError, UnknownSmError
 from mano.sm.runner import Runner, SmCallTimeout, SmInstanceName, SmLaunch, SmStartError, SmUnavailable
 from mano.sm.validation import InvalidAnswer, parse_request, validate_answer
 from mano.states import ServiceState, transition

@@ -19,7 +19,7 @@ import pydantic
 from pydantic import BaseModel
 
 from mano.records import SmType
-from mano.sm.port import FSM_KINDS, SSM_KINDS, SmRequestError
+from mano.lifecycle.sm_port import FSM_KINDS, SSM_KINDS, SmRequestError
 from ssm.models import (
     ConfigureRequest,
     ConfigureResponse,

@@ -1,5 +1,5 @@
 """Infrastructure: the VIM driver interface, topology files and the emulated VIM."""
-from mano.vim.base import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VimDriver,
+from mano.lifecycle.vim_port import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VimDriver,
                            VnfDeployment)
 from mano.vim.topology import load_topology
 

@@ -76,7 +76,7 @@ except ImportError as exc:  # the SDK is an extra: mano runs without it on the e
 
 from mano.errors import CapacityError, TemporaryVimError, VimError
 from mano.vim import images
-from mano.vim.base import (
+from mano.lifecycle.vim_port import (
     DeployedUnit,
     DeployedVnf,
     Network,

@@ -18,7 +18,7 @@ import uuid
 from typing import Sequence
 
 from mano.errors import CapacityError, TemporaryVimError, VimError
-from mano.vim.base import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
+from mano.lifecycle.vim_port import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
 
 _EPSILON = 1e-9
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mano.descriptors.loader import format_path
 from mano.errors import DescriptorError
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 
 
 class _PopEntry(BaseModel):

@@ -27,7 +27,7 @@ import pytest
 
 docker = pytest.importorskip("docker", reason="the docker SDK (pip install docker) is not installed")
 
-from mano.vim.base import Network, Pop, UnitRequest, VnfDeployment
+from mano.lifecycle.vim_port import Network, Pop, UnitRequest, VnfDeployment
 from mano.vim.docker import DRIVER_ID, DockerVim
 from mano.vim.images import BUSYBOX_TAG, ensure_busybox_image
 

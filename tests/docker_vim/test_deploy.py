@@ -7,7 +7,7 @@ import pytest
 
 from mano.errors import CapacityError, VimError
 from mano.vim import make_driver
-from mano.vim.base import NetworkRequest, UnitRequest, VnfDeployment
+from mano.lifecycle.vim_port import NetworkRequest, UnitRequest, VnfDeployment
 from mano.vim.images import BUSYBOX_TAG
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from mano.vim.base import NetworkRequest
+from mano.lifecycle.vim_port import NetworkRequest
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 

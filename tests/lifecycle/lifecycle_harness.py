@@ -4,7 +4,7 @@ from __future__ import annotations
 from mano.lifecycle.local import FirstFitPlacement, LocalFunctions, LocalVim
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 from mano.vim.emulated import EmulatedVim
 
 

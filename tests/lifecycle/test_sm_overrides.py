@@ -7,7 +7,7 @@ from lifecycle_harness import Harness
 from mano.descriptors import load_service
 from mano.lifecycle.states import OperationState, OperationType
 from mano.sm.local import LocalSpecificManagers
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 from paths import EXAMPLES
 
 CITIES = ("Athens", "Aveiro", "Ghent")

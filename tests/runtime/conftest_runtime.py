@@ -7,7 +7,7 @@ import pytest
 
 import mano
 from mano.settings import Settings
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 from polling import wait_until  # noqa: F401  (re-exported for the runtime tests)
 
 # Instance actors passivate after this long without work. Tests that look at an instance's actor

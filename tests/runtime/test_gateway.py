@@ -33,7 +33,7 @@ def demo_request(**overrides):
 @pytest.fixture(scope="module")
 def gk(rt):
     ensure_broker(rt.settings.broker_url)
-    from actors.runtime import start_gateway
+    from mano.gateway.actor import start_gateway
     settings = dataclasses.replace(rt.settings, exchange=f"son-kernel-test-{uuid.uuid4().hex[:6]}",
                                    exchange_durable=True)
     gateway = start_gateway(settings)

@@ -23,7 +23,7 @@ from mano.lifecycle.states import ServiceState
 from mano.records import ServiceRecord, SmStatus
 from mano.sm.discovery import RunnerKind
 from mano.sm.local import LocalSpecificManagers
-from mano.sm.port import SmOutcome, SmRequestError, SmUpdateError, UnknownSmError
+from mano.lifecycle.sm_port import SmOutcome, SmRequestError, SmUpdateError, UnknownSmError
 
 ATHENS, AVEIRO, GHENT = (p["id"] for p in pops_payload())
 SID = "7a1c5e0e-0000-4000-8000-000000000001"

@@ -28,7 +28,7 @@ from mano.lifecycle.states import ServiceState
 from mano.records import ServiceRecord
 from mano.settings import Settings
 from mano.sm.config import ContainerConfig, SmrConfig
-from mano.sm.port import SmOutcome, SmUpdateError
+from mano.lifecycle.sm_port import SmOutcome, SmUpdateError
 from mano.store.client import Store
 
 pytestmark = pytest.mark.integration

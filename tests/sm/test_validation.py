@@ -5,7 +5,7 @@ import pytest
 from sm_helpers import REQUIRED, SCHEDULE, placement_payload, pops_payload, task_payload
 
 from mano.records import SmType
-from mano.sm.port import SmRequestError
+from mano.lifecycle.sm_port import SmRequestError
 from mano.sm.validation import InvalidAnswer, parse_request, validate_answer
 
 ATHENS, AVEIRO, GHENT = (p["id"] for p in pops_payload())

@@ -1,5 +1,6 @@
-"""The layering contracts of pyproject.toml hold (import-linter): the pure core imports no Ray,
-pika or docker, and only the store imports pymongo. No modules import each other in a cycle."""
+"""The layering contracts of pyproject.toml hold (import-linter): every import goes down the
+layers (entry points > actors > adapters > core > data), the pure core imports no Ray, pika or
+docker, and only the store imports pymongo. No modules import each other in a cycle."""
 from __future__ import annotations
 
 import subprocess
@@ -13,6 +14,7 @@ def test_import_contracts_are_kept():
     result = subprocess.run([exe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "0 broken" in result.stdout
+    assert "Layers: entry points > actors > adapters > core > data KEPT" in result.stdout
 
 
 def test_no_import_cycles_between_modules():

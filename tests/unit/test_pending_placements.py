@@ -5,7 +5,7 @@ from mano.descriptors import load_service
 from mano.lifecycle.first_fit import first_fit
 from mano.lifecycle.pending import PendingPlacements
 from mano.lifecycle.ports import PlacementRequest, PlacementUnit
-from mano.vim.base import Pop
+from mano.lifecycle.vim_port import Pop
 from paths import EXAMPLES
 
 

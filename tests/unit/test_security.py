@@ -48,6 +48,6 @@ def test_servers_bind_to_localhost():
 
 
 def test_the_gateway_only_acts_on_requests():
-    gateway = (REPO / "actors" / "gateway.py").read_text()
+    gateway = (REPO / "mano" / "gateway" / "actor.py").read_text()
     northbound = re.search(r"for topic in nb\.NORTHBOUND_TOPICS:(.*?)\n        self\.bus\.subscribe\(f\"\{PM", gateway, re.S)
     assert northbound and 'kind="requests"' in northbound.group(1) and "ignore_own=True" in northbound.group(1)

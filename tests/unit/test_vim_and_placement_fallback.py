@@ -9,7 +9,7 @@ from mano.lifecycle.first_fit import first_fit
 from mano.lifecycle.ports import PlacementRequest, PlacementUnit
 from mano.settings import Settings
 from mano.vim import load_topology
-from mano.vim.base import NetworkRequest, UnitRequest, VnfDeployment
+from mano.lifecycle.vim_port import NetworkRequest, UnitRequest, VnfDeployment
 from mano.vim.emulated import EmulatedVim, FaultPlan
 from paths import EXAMPLES, SONATA
 

@@ -1,4 +1,4 @@
-"""The gateway actor: RabbitMQ (SONATA's son-kernel exchange) ↔ the actor system.
+"""The gateway actor, an entry point: RabbitMQ (SONATA's son-kernel exchange) ↔ the actor system.
 
 It owns one :class:`~mano.messaging.bus.Bus` (one pika connection, on one thread) and the
 plain :class:`~mano.gateway.core.GatewayCore`. Northbound topics are consumed from durable
@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import ray
 
 from actors import calls, naming
+from actors.runtime import init_ray
 from actors.plugin import PluginActor
 from mano.gateway import northbound as nb
 from mano.gateway.core import GatewayCore, Inbound, Settle
@@ -150,3 +151,12 @@ class Gateway(PluginActor):
 
     def stop_bus(self) -> None:
         self.bus.stop()
+
+
+def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:
+    """Start (or find) the AMQP gateway actor; needs the broker at ``settings.broker_url``."""
+    init_ray(settings)
+    gateway = Gateway.options(name=naming.GATEWAY, namespace=naming.NAMESPACE, lifetime="detached",
+                              get_if_exists=True).remote(settings)
+    calls.get(gateway.ping.remote(), timeout=timeout_s, what="gateway start")
+    return gateway

@@ -1,4 +1,7 @@
-"""The VIM driver interface (DESIGN.md decision 7) and the data that crosses it.
+"""The VIM driver port (DESIGN.md decision 7) and the data that crosses it.
+
+The lifecycle core owns this interface; the drivers that implement it are adapters in
+:mod:`mano.vim` (emulated, Docker), which also re-exports these names.
 
 Every call is idempotent by its natural key (the VNF instance id, the service id), because
 workflow steps are re-run after a crash: deploying a VNF that is already deployed returns the
