@@ -12,6 +12,11 @@ the token, the store refuses writes with an older one (:meth:`mano.store.reposit
 and the new holder first raises the token on the instance's records, so a former holder that
 wakes up can no longer write anything: it gets :class:`~mano.errors.FencedOutError`.
 
+A lease given back is kept a moment (``linger_s``) before it is released in the store: the next
+call on the same instance from the same host (a VNF's start right after its deploy, the next
+operation of a service) takes it again without a store round trip. Another host waits at most
+that long longer; a crash leaves it to expire like any held lease.
+
 A holder is an identity plus an incarnation. A Ray actor restarted after a crash keeps its
 identity (its actor id) in a new process: it may take its own unreleased lease over at once,
 instead of waiting for it to expire (Ray runs one incarnation of an actor at a time; the
@@ -37,6 +42,7 @@ from mano.records import LeaseRecord
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 10.0
+DEFAULT_LINGER_S = 0.25
 
 
 def service_key(service_id: str) -> str:
@@ -80,15 +86,19 @@ class InstanceLeases:
     """
 
     def __init__(self, leases: object, holder: Holder, *, ttl_s: float = DEFAULT_TTL_S,
-                 clock: Callable[[], float] = time.time, poll_s: float = 0.02):
+                 clock: Callable[[], float] = time.time, poll_s: float = 0.02,
+                 linger_s: float = DEFAULT_LINGER_S):
         self._repo = leases
         self.holder = holder
         self.ttl_s = ttl_s
+        self.linger_s = linger_s
         self._clock = clock
         self._poll_s = poll_s
-        self._held: dict[str, LeaseRecord] = {}
+        self._held: dict[str, LeaseRecord] = {}  # taken in the store: in use, or lingering
+        self._lingering: dict[str, float] = {}   # given back by its call: release due (monotonic)
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
+        self._wake = threading.Event()
         self._stopped = threading.Event()
 
     # --- one lease ---------------------------------------------------------------------
@@ -98,6 +108,13 @@ class InstanceLeases:
         Raises:
             LeaseHeldError: another activation (or another call in this one) holds it.
         """
+        with self._lock:
+            held = self._held.get(key)
+            if held is not None and key in self._lingering:
+                del self._lingering[key]
+                if held.expires_at > self._clock():
+                    return Grant(key, held.token, False)  # still ours in the store: no round trip
+                del self._held[key]  # it expired while it lingered (renewals failed): take it anew
         current = self._repo.find_one(key)  # type: ignore[attr-defined]
         now = self._clock()
         if current is not None and not self._free(current, now):
@@ -123,9 +140,21 @@ class InstanceLeases:
         return Grant(key, token, took_over)
 
     def release(self, key: str) -> None:
-        """Give the lease back (best effort: one taken over meanwhile is not ours to give)."""
+        """Give the lease back: after ``linger_s`` (the renewal thread does it), or now."""
+        with self._lock:
+            if key not in self._held or key in self._lingering:
+                return
+            if self.linger_s > 0 and not self._stopped.is_set():
+                self._lingering[key] = time.monotonic() + self.linger_s
+                self._wake.set()
+                return
+        self._release_now(key)
+
+    def _release_now(self, key: str) -> None:
+        """Release in the store (best effort: one taken over meanwhile is not ours to give)."""
         with self._lock:
             record = self._held.pop(key, None)
+            self._lingering.pop(key, None)
         for _ in range(3):  # a renewal may have written it meanwhile
             if record is None:
                 return
@@ -178,12 +207,15 @@ class InstanceLeases:
         return None if current is None or self._free(current, self._clock()) else current
 
     def holds(self, key: str) -> bool:
+        """True while a call of this keeper runs under the lease on ``key`` (not lingering)."""
         with self._lock:
-            return key in self._held
+            return key in self._held and key not in self._lingering
 
     def close(self) -> None:
-        """Stop renewing (held leases then expire)."""
+        """Give lingering leases back and stop renewing (leases still in use then expire)."""
         self._stopped.set()
+        self._wake.set()
+        self._release_due(everything=True)
 
     # --- rules ----------------------------------------------------------------------------
     def _free(self, lease: LeaseRecord, now: float) -> bool:
@@ -201,12 +233,28 @@ class InstanceLeases:
         self._renewer.start()
 
     def _renew_loop(self) -> None:
-        while not self._stopped.wait(self.ttl_s / 3):
+        renew_at = time.monotonic() + self.ttl_s / 3
+        while not self._stopped.is_set():
             with self._lock:
                 if not self._held:  # nothing to renew: stop (the next acquire starts another)
                     self._renewer = None
                     return
-            self.renew_all()
+                wake_at = min([renew_at, *self._lingering.values()])
+            self._wake.wait(max(0.0, wake_at - time.monotonic()))
+            self._wake.clear()
+            self._release_due()
+            if time.monotonic() >= renew_at:
+                self.renew_all()
+                renew_at = time.monotonic() + self.ttl_s / 3
+        with self._lock:
+            self._renewer = None
+
+    def _release_due(self, everything: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [key for key, at in self._lingering.items() if everything or at <= now]
+        for key in due:
+            self._release_now(key)
 
     def renew_all(self) -> None:
         """Push the expiry of every held lease one time to live ahead (the renewer's pass)."""

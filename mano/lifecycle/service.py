@@ -30,13 +30,17 @@ SUCCESS_STATE = {OperationType.TERMINATE: ServiceState.TERMINATED}
 class ServiceController:
     def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
                  placement: Placement, *, retry: RetryPolicy = RetryPolicy(), sms: Any = None,
-                 leases: InstanceLeases | None = None):
-        """``leases``: the host's lease keeper (default: one for this process)."""
+                 leases: InstanceLeases | None = None, lease_wait_s: float = 1.0):
+        """``leases``: the host's lease keeper (default: one of its own, which does not linger);
+        ``lease_wait_s``: how long ``run`` waits for a lease another host holds (the time for a
+        host that just finished to hand a lingering lease over), before it leaves the operation
+        to that host."""
         self.service_id = service_id
         self.store = store
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S)
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S, linger_s=0)
         self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement, sms)
         self._retry = retry
+        self._lease_wait_s = lease_wait_s
 
     def record(self) -> ServiceRecord:
         return self.store.services.get(self.service_id)
@@ -59,7 +63,7 @@ class ServiceController:
         op = self.store.operations.get(operation_id)
         if op.state.is_final:
             return op
-        with self.leases.hold(service_key(self.service_id), fence=self._fence) as token:
+        with self.leases.hold(service_key(self.service_id), wait_s=self._lease_wait_s, fence=self._fence) as token:
             store = self.store.fenced(token)
             self.workflows.store = store
             try:

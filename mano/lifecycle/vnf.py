@@ -61,7 +61,7 @@ class VnfController:
         self.id = vnf_instance_id
         self._vnfrs = store.vnfr
         self._vim = vim
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S)
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S, linger_s=0)
         self._wait_s = wait_s
 
     @contextlib.contextmanager

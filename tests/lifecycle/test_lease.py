@@ -29,8 +29,9 @@ class Clock:
         return self.now
 
 
-def keeper(store, *, ttl_s=10.0, identity=None, clock=None):
-    return InstanceLeases(store.leases, Holder.this_process(identity), ttl_s=ttl_s,
+def keeper(store, *, ttl_s=10.0, identity=None, clock=None, linger_s=0.0):
+    """A lease keeper that gives leases back at once (``linger_s=0``) unless told otherwise."""
+    return InstanceLeases(store.leases, Holder.this_process(identity), ttl_s=ttl_s, linger_s=linger_s,
                           **({"clock": clock} if clock else {}))
 
 
@@ -89,6 +90,22 @@ def test_a_waiting_acquire_gets_the_lease_when_it_is_given_back(store):
     a.acquire("vnf:v3")
     threading.Timer(0.2, a.release, args=("vnf:v3",)).start()
     assert b.acquire_within("vnf:v3", 5.0).token == 2
+
+
+def test_a_lease_given_back_lingers_for_the_next_call_of_its_host_then_is_released(store):
+    a, b = keeper(store, linger_s=0.3), keeper(store)
+    with a.hold("vnf:v4") as token:
+        assert token == 1
+    rev = store.leases.get("vnf:v4").rev
+    assert not a.holds("vnf:v4") and a.active("vnf:v4") is not None  # lingering: still a's in the store
+    with pytest.raises(LeaseHeldError):
+        b.acquire("vnf:v4")
+    with a.hold("vnf:v4") as again:  # the next call of the same host: the same lease, no store write
+        assert again == 1 and a.holds("vnf:v4")
+    assert store.leases.get("vnf:v4").rev == rev
+    grant = b.acquire_within("vnf:v4", 5.0)  # once the linger is over, a gives it back
+    assert (grant.token, grant.took_over) == (2, False)
+    a.close()
 
 
 # --- two hosts, one service ----------------------------------------------------------------------
