@@ -2,13 +2,12 @@
 
 The executive asks the service's placement SSM when one is declared (see ``actors.smr``),
 otherwise the Placement plugin; when neither answers in time it falls back to first fit and
-logs why. Infeasible requests come back as InfeasiblePlacementError with the reason.
+records why on the place step. Infeasible requests come back as InfeasiblePlacementError with the reason.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Mapping
 
 import ray
 
@@ -16,10 +15,10 @@ from actors import calls, naming
 from actors.placement_search import ray_map
 from actors.plugin import PluginActor
 from mano.errors import InfeasiblePlacementError, PlacementError
-from mano.lifecycle.first_fit import first_fit
+from mano.lifecycle.first_fit import first_fit_outcome
 from mano.lifecycle.pending import PendingPlacements
-from mano.lifecycle.ports import PlacementRequest
-from mano.lifecycle.sonata_placement import place_request
+from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
+from mano.lifecycle.sonata_placement import place_request, placement_budget_s
 from mano.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,25 +39,26 @@ class PlacementPlugin(PluginActor):
         self._pending = PendingPlacements(ttl_s=2 * settings.step_timeout_s)
         self._start_plugin(settings)
 
-    def place(self, request: PlacementRequest) -> Mapping[str, str]:
-        """SONATA's policies on the engine; large substrates fan the search out as Ray tasks.
+    def place(self, request: PlacementRequest) -> PlacementOutcome:
+        """SONATA's policies on the engine, within the placement budget; large substrates fan
+        the search out as Ray tasks.
 
         An engine failure other than a proven infeasibility (a solver error, a search that
-        found nothing in time) falls back to first fit, logged with the reason.
+        found nothing in time) falls back to first fit, recorded with the reason.
         """
         with self._lock:
             deployed = calls.call(calls.named(naming.INFRASTRUCTURE), "deployed_ids", timeout=30)
             adjusted = self._pending.apply(request, deployed)
             map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
             try:
-                mapping = place_request(adjusted, map_fn=map_fn)
+                outcome = place_request(adjusted, map_fn=map_fn, budget_s=placement_budget_s(self._settings))
             except InfeasiblePlacementError:
                 raise
             except PlacementError as exc:
                 log.warning("placement engine failed for %s (%s): first fit", request.service_id, exc)
-                mapping = first_fit(adjusted)
-            self._pending.add(request, mapping)
-            return mapping
+                outcome = first_fit_outcome(adjusted, f"placement engine failed: {exc}")
+            self._pending.add(request, outcome.mapping)
+            return outcome
 
 
 @ray.remote(num_cpus=0, max_concurrency=16, max_restarts=-1)
@@ -70,11 +70,11 @@ class PlacementExecutive(PluginActor):
         self._settings = settings
         self._start_plugin(settings)
 
-    def place(self, request: PlacementRequest) -> Mapping[str, str]:
+    def place(self, request: PlacementRequest) -> PlacementOutcome:
         plugin = lambda: ray.get_actor(naming.PLACEMENT, namespace=naming.NAMESPACE)  # noqa: E731
         try:
             return calls.call(plugin, "place", request, timeout=self._settings.placement_timeout_s, retries=1,
                               what="placement.place")
         except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:
             log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
-            return first_fit(request)
+            return first_fit_outcome(request, f"placement plugin did not answer: {exc}")

@@ -6,12 +6,12 @@ by name on each call, so a restarted actor is found again.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 
 from actors import calls, naming
-from mano.lifecycle.first_fit import first_fit
-from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
+from mano.lifecycle.first_fit import first_fit_outcome
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementOutcome, PlacementRequest
 from mano.settings import Settings
 from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployment
 
@@ -89,10 +89,10 @@ class RayPlacement:
         self._executive = calls.named(naming.PLACEMENT_EXECUTIVE)
         self._timeout = settings.placement_timeout_s + 5
 
-    def place(self, request: PlacementRequest) -> Mapping[str, str]:
+    def place(self, request: PlacementRequest) -> PlacementOutcome:
         try:
             return calls.call(self._executive, "place", request, timeout=self._timeout, retries=1,
                               what="placement-executive.place")
         except (calls.ActorUnavailable, calls.ActorTimeout) as exc:
             log.warning("placement executive unavailable (%s): first fit", exc)
-            return first_fit(request)
+            return first_fit_outcome(request, f"placement executive unavailable: {exc}")

@@ -77,6 +77,7 @@ def place_sonata_mapping(
     seed: int = 0,
     map_fn=map,
     wims: list[dict] | None = None,
+    budget_s: float | None = None,
 ) -> Mapping:
     """Like :func:`place_sonata` but returns the full :class:`Mapping` (units, routes, objective)."""
     service = service_from_sonata(nsd, vnfds, ingress, egress)
@@ -89,7 +90,7 @@ def place_sonata_mapping(
         operator_weight=operator_weight,
         developer_weight=developer_weight,
     )
-    return place(service, substrate, policy, solver=solver, seed=seed, map_fn=map_fn)
+    return place(service, substrate, policy, solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s)
 
 
 def place_sonata(
@@ -109,6 +110,7 @@ def place_sonata(
     seed: int = 0,
     map_fn=map,
     wims: list[dict] | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, str]:
     """Place a SONATA service; returns ``{NSD vnf_id: vim_uuid}``.
 
@@ -136,5 +138,6 @@ def place_sonata(
             seed=seed,
             map_fn=map_fn,
             wims=wims,
+            budget_s=budget_s,
         ).vnfs
     )

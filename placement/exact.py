@@ -52,6 +52,7 @@ class ExactResult:
     status: str
     variables: int
     constraints: int
+    gap: float | None = None  # HiGHS's relative gap between the incumbent and its bound, if known
 
 
 _HIGHS_LOCK = threading.Lock()
@@ -333,6 +334,7 @@ def solve_exact(
     result = model.solve(time_limit, mip_rel_gap)
     seconds = time.perf_counter() - started
     assignment = _decode(problem, x, result.x) if result.x is not None else None
+    gap = getattr(result, "mip_gap", None)
     return ExactResult(
         assignment,
         result.status == 0,
@@ -341,7 +343,26 @@ def solve_exact(
         str(result.message),
         len(model.cost),
         len(model.row_lower),
+        None if gap is None or assignment is None or not np.isfinite(gap) else float(gap),
     )
+
+
+def dispersion_pairs(problem: PlacementProblem) -> int:
+    """How many PoP pairs the load-dispersion objective needs a variable for (the pairs whose
+    load intervals overlap, see the module docstring), counted in O(P log P) without the model."""
+    if not (problem.operator_weight and problem.operator in (OperatorPolicy.LOAD_BALANCED, OperatorPolicy.FILL_FIRST)):
+        return 0
+    pops = np.flatnonzero(problem.in_load)
+    if len(pops) < 2:
+        return 0
+    low, high = _load_ranges(problem)
+    low, high = low[pops], high[pops]
+    order = np.argsort(low, kind="stable")
+    low, high = low[order], high[order]
+    # for each p, the PoPs after it (by low) whose interval starts before p's ends: overlaps
+    ends = np.searchsorted(low, high - TOLERANCE, side="right")
+    overlapping = np.clip(ends - np.arange(len(pops)) - 1, 0, None)
+    return int(overlapping.sum())
 
 
 def is_feasible(problem: PlacementProblem, *, time_limit: float = 10.0, **groups) -> bool:

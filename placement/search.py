@@ -32,6 +32,7 @@ screened vectorised as well; WAN bandwidth is checked only for the candidate abo
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -57,6 +58,9 @@ class SearchSettings:
     swap_limit: int = 40  # swap moves only for services with at most this many items
     patience: int = 12  # stop a start after this many kicks in a row without improvement
     seed: int = 0
+    # Wall-clock time (``time.time()``) after which starts stop kicking and return their best:
+    # the anytime bound of a budgeted placement. None: the move budget alone (reproducible).
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -500,7 +504,7 @@ def _improve(state: _State, rng, settings: SearchSettings, order) -> tuple[np.nd
     moves = _local_search(state, np.asarray(order), settings.swap_limit)
     best, best_value, idle = state.assign.copy(), state.value, 0
     for _ in range(settings.kicks if problem.n_items > 1 else 0):
-        if idle >= settings.patience:
+        if idle >= settings.patience or (settings.deadline is not None and time.time() >= settings.deadline):
             break
         if _kick(state, rng, settings):
             moves += _local_search(state, rng.permutation(problem.n_items), settings.swap_limit)

@@ -6,9 +6,18 @@ with SONATA's policies.
 """
 from __future__ import annotations
 
+import time
+
 from mano.descriptors.models import Vnfd
 from mano.errors import InfeasiblePlacementError
-from mano.lifecycle.ports import PlacementRequest
+from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
+
+
+def first_fit_outcome(request: PlacementRequest, fallback: str | None = None) -> PlacementOutcome:
+    """:func:`first_fit` as a placement answer; ``fallback``: why it answers instead of the engine."""
+    started = time.perf_counter()
+    mapping = first_fit(request)
+    return PlacementOutcome(mapping, "first fit", seconds=time.perf_counter() - started, fallback=fallback)
 
 
 def first_fit(request: PlacementRequest) -> dict[str, str]:

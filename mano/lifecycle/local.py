@@ -12,9 +12,9 @@ import uuid
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from mano.errors import ManoError, StepFailedError
-from mano.lifecycle.first_fit import first_fit
+from mano.lifecycle.first_fit import first_fit_outcome
 from mano.lifecycle.lease import Holder, InstanceLeases
-from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementRequest
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementOutcome, PlacementRequest
 from mano.lifecycle.vnf import VnfController
 from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
 
@@ -82,7 +82,7 @@ class LocalFunctions:
     def __init__(self, store: Any, vim: LocalVim, leases: InstanceLeases | None = None):
         self.store = store
         self.vim = vim
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process())
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), linger_s=0)
 
     def vnf(self, vnf_instance_id: str) -> VnfController:
         return VnfController(vnf_instance_id, self.store, self.vim, leases=self.leases)
@@ -117,13 +117,13 @@ class LocalFunctions:
 
 
 class FirstFitPlacement:
-    def place(self, request: PlacementRequest) -> Mapping[str, str]:
-        return first_fit(request)
+    def place(self, request: PlacementRequest) -> PlacementOutcome:
+        return first_fit_outcome(request)
 
 
 class EnginePlacement:
     """SONATA's placement policies (the ``placement`` engine), in-process."""
 
-    def place(self, request: PlacementRequest) -> Mapping[str, str]:
+    def place(self, request: PlacementRequest) -> PlacementOutcome:
         from mano.lifecycle.sonata_placement import place_request
         return place_request(request)

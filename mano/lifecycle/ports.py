@@ -56,6 +56,24 @@ class PlacementRequest:
     policy: str = "load balanced"
 
 
+@dataclasses.dataclass(frozen=True)
+class PlacementOutcome:
+    """Placement → SLM: where each instance goes, and how that answer was found. The place
+    step records everything but the mapping (:meth:`summary`), so an operator sees which
+    solver answered, how good its answer is, and every fallback with its reason."""
+
+    mapping: Mapping[str, str]      # VNF instance id -> PoP uuid
+    solver: str                     # exact | fast | exhaustive | first fit | ssm
+    seconds: float = 0.0
+    objective: float | None = None
+    optimal: bool = False           # proven optimal
+    gap: float | None = None        # proven relative gap to the best bound, when one is known
+    fallback: str | None = None     # why first fit answered instead of the engine
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "mapping" and v is not None}
+
+
 class Functions(Protocol):
     """The function lifecycle manager, as a service sees it. Batch calls run in parallel and
     raise :class:`~mano.errors.StepFailedError` naming every failed instance, after all ended."""
@@ -88,7 +106,7 @@ class Infrastructure(Protocol):
 
 
 class Placement(Protocol):
-    def place(self, request: PlacementRequest) -> Mapping[str, str]: ...
+    def place(self, request: PlacementRequest) -> PlacementOutcome: ...
 
 
 class Vim(Protocol):

@@ -13,7 +13,8 @@ from collections import Counter
 from typing import Any
 
 import placement
-from mano.lifecycle.ports import PlacementRequest
+from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
+from mano.settings import Settings
 
 
 def _renamed_ref(ref: str, rename: dict[str, str], ns_points: set[str]) -> str:
@@ -50,13 +51,24 @@ def service_nsd(request: PlacementRequest) -> dict[str, Any]:
     return nsd
 
 
-def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int = 0, map_fn=map) -> dict[str, str]:
-    """``{instance id: PoP uuid}`` under the request's operator policy, blacklist and pins."""
+def placement_budget_s(settings: Settings) -> float:
+    """The engine's time budget: ``MANO_PLACEMENT_BUDGET_S``, and never more than half of the
+    time the executive waits for an answer (``MANO_PLACEMENT_TIMEOUT_S``), so the best mapping
+    found in time is what the workflow gets, never the executive's first-fit fallback."""
+    return min(settings.placement_budget_s, 0.5 * settings.placement_timeout_s)
+
+
+def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int = 0, map_fn=map,
+                  budget_s: float | None = None) -> PlacementOutcome:
+    """Place under the request's operator policy, blacklist and pins: ``{instance id: PoP uuid}``
+    and how the engine found it. ``budget_s``: the engine's time budget (None: unbounded)."""
     vnfds = list({(u.vnfd["vendor"], u.vnfd["name"], str(u.vnfd["version"])): dict(u.vnfd)
                   for u in request.units}.values())
     topology = [p.to_sonata() for p in request.pops]
-    return placement.place_sonata(
+    found = placement.place_sonata_mapping(
         service_nsd(request), vnfds, topology,
         {"policy": request.policy, "policy_list": [], "weights": {"operator": 1.0, "developer": 0.0}},
         {"blacklist": list(request.blacklist)}, predefined_mapping=dict(request.pinned) or None,
-        solver=solver, seed=seed, map_fn=map_fn)
+        solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s)
+    return PlacementOutcome(dict(found.vnfs), found.solver, seconds=found.solve_seconds, objective=found.objective,
+                            optimal=found.optimal, gap=found.stats.get("gap"))

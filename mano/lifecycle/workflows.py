@@ -150,9 +150,13 @@ class ServiceWorkflows:
             pinned={u.instance_id: pins[u.vnf_id] for u in units if u.vnf_id in pins},
             blacklist=tuple(ctx.request.get("blacklist") or ()), policy=ctx.request.get("policy", "load balanced"))
         override = self._ssm("placement", placement_payload(request))
-        mapping = override.result if override.used else self.placement.place(request)
+        if override.used:
+            mapping, how = override.result, {"solver": "ssm"}
+        else:
+            outcome = self.placement.place(request)
+            mapping, how = outcome.mapping, outcome.summary()
         instances = [{"id": u.instance_id, "vnf_id": u.vnf_id, "pop": mapping[u.instance_id]} for u in units]
-        return {"instances": instances, **_recorded(override)}
+        return {"instances": instances, "placement": how, **_recorded(override)}
 
     # --- specific managers -------------------------------------------------------------------
     def _ssm(self, kind: str, payload: dict[str, Any]) -> Any:

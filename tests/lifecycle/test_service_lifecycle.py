@@ -1,4 +1,4 @@
-"""The lifecycle workflows end to end in-process (no Ray): real store, emulated VIM."""
+"""The lifecycle workflows end to end in-process (no Ray, no server): in-memory store, emulated VIM."""
 from __future__ import annotations
 
 import pytest
@@ -203,3 +203,16 @@ def test_an_operation_whose_admission_was_interrupted_is_not_applied(harness, de
     assert store.services.get(op.service_id).state == ServiceState.READY
     gone = store.operations.insert(OperationRecord(id="gone", type=OperationType.INSTANTIATE, service_id="never-stored"))
     assert harness.run(gone).state == OperationState.FAILED
+
+
+def test_the_place_step_records_which_solver_answered_and_how_well(harness, demo):
+    op = harness.instantiate(demo)
+    assert op.step("place").result["placement"]["solver"] == "first fit"  # the harness's placement
+    assert "fallback" not in op.step("place").result["placement"]  # chosen, not fallen back to
+
+    from mano.lifecycle.local import EnginePlacement
+    harness.placement = EnginePlacement()
+    op = harness.instantiate(demo)
+    how = op.step("place").result["placement"]
+    assert how["solver"] in ("exhaustive", "exact", "fast") and isinstance(how["objective"], float)
+    assert how["seconds"] >= 0 and "fallback" not in how

@@ -33,6 +33,8 @@ def test_demo_lifecycle_end_to_end(rt):
     assert all(f"vnf:{v}" in actor_names() for v in vnf_ids)  # one actor per VNF instance (spares)
     assert svc.nsr["status"] == "normal operation" and len(svc.vnfrs) == 3
     assert used_cores(rt) == base + 3
+    placed = rt.store.operations.get(svc.last_operation).step("place").result["placement"]
+    assert placed["solver"] in ("exhaustive", "exact", "fast") and "fallback" not in placed  # the engine answered
 
     svc.scale_out("vnf_iperf", 2)
     assert len(svc.nsr["network_functions"]) == 5 and svc.nsr["version"] == "2"

@@ -20,4 +20,4 @@ def test_sixteen_threads_placing_at_once():
         return place_request(PlacementRequest("s", pkg.nsd.to_dict(), units, pops))
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(one, range(48)))
-    assert all(len(set(r.values())) == 3 for r in results)  # load balanced: each VNF on its own PoP
+    assert all(len(set(r.mapping.values())) == 3 for r in results)  # load balanced: each VNF on its own PoP
