@@ -82,7 +82,7 @@ class LocalFunctions:
     def __init__(self, store: Any, vim: LocalVim, leases: InstanceLeases | None = None):
         self.store = store
         self.vim = vim
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), linger_s=0)
+        self.leases = leases or InstanceLeases(store.leases, Holder.this_process())
 
     def vnf(self, vnf_instance_id: str) -> VnfController:
         return VnfController(vnf_instance_id, self.store, self.vim, leases=self.leases)
