@@ -56,7 +56,7 @@ class ServiceLifecycleManagerActor(PluginActor):
     def __init__(self, settings: Settings):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
-        self.core = ServiceLifecycleManager(self._store)
+        self.core = ServiceLifecycleManager(self._store, default_policy=settings.placement_policy)
         self._leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,

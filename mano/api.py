@@ -198,15 +198,27 @@ def _package(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Sequen
 def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Sequence[Any] | None = None, *,
                 vim: str | None = None, wait: bool = True, timeout: float | None = 120.0,
                 operation_id: str | None = None, user_data: Mapping[str, Any] | None = None,
-                pinned: Mapping[str, str] | None = None) -> Service:
+                pinned: Mapping[str, str] | None = None, policy: str | None = None,
+                policy_list: Sequence[str] | None = None, blacklist: Sequence[str] | None = None,
+                weights: Mapping[str, float] | None = None, ingresses: Sequence[Mapping[str, str]] | None = None,
+                egresses: Sequence[Mapping[str, str]] | None = None) -> Service:
     """Instantiate a service from an NSD (path, directory with its VNFDs, dict or package).
 
     With ``wait`` (the default) returns once the service is READY, or raises
     :class:`OperationFailedError` with the reason; ``pinned`` maps vnf_id -> PoP uuid.
+
+    Placement preferences (SONATA's; see :mod:`mano.lifecycle.placement_preferences`):
+    ``policy`` (``load balanced``, ``fill first``, ``priority``, ``none``; default: the
+    operator's, ``MANO_PLACEMENT_POLICY``), ``policy_list`` (PoPs in priority order),
+    ``blacklist`` (PoP names or cities to avoid), ``weights`` (``{operator, developer}``),
+    ``ingresses``/``egresses`` (``[{location, nap}]``, for the NSD's proximity wishes).
     """
     rt = runtime()
     package = _package(nsd, vnfds, rt.settings)
-    params = {"pinned": dict(pinned)} if pinned else {}
+    params: dict[str, Any] = {"pinned": dict(pinned)} if pinned else {}
+    given = {"policy": policy, "policy_list": policy_list, "blacklist": blacklist, "weights": weights,
+             "ingresses": ingresses, "egresses": egresses}
+    params.update({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in given.items() if v is not None})
     op = rt.call("slm", "instantiate", package.nsd.to_dict(), [v.to_dict() for v in package.unique_vnfds],
                  vim=vim, operation_id=operation_id or str(uuid.uuid4()), user_data=user_data, params=params)
     service = Service(op["service_id"], rt, last_operation=op["id"])

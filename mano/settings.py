@@ -26,6 +26,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_DASHBOARD            | 1                                            | start the Ray dashboard (localhost only)  |
 | MANO_HEARTBEAT_S          | 2                                            | plugin heartbeat period                   |
 | MANO_PLACEMENT_TIMEOUT_S  | 10                                           | placement answer limit before first fit   |
+| MANO_PLACEMENT_POLICY     | load balanced                                | operator placement policy for requests    |
+|                           |                                              | naming none: load balanced, fill first,   |
+|                           |                                              | priority, none                            |
 | MANO_PLACEMENT_BUDGET_S   | 1                                            | placement engine's time budget: the best  |
 |                           |                                              | mapping found by then is the answer       |
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: new VNFs are deployed on    |
@@ -83,6 +86,7 @@ class Settings:
     heartbeat_s: float = 2.0
     placement_timeout_s: float = 10.0
     placement_budget_s: float = 1.0
+    placement_policy: str = "load balanced"
     vnf_actors: str = "per-instance"
     spare_service_actors: int = 2
     spare_vnf_actors: int = 3

@@ -98,13 +98,20 @@ def _connect() -> Any:
 @click.option("--vim", default=None, help="VIM driver (emulated or docker)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-wait", is_flag=True, help="return once the request is accepted")
-def instantiate(path: Path, vim: str | None, as_json: bool, no_wait: bool) -> None:
+@click.option("--policy", default=None,
+              help="placement policy: load balanced, fill first, priority, none (default: MANO_PLACEMENT_POLICY)")
+@click.option("--priority", "policy_list", multiple=True, help="for --policy priority: a PoP, most preferred first")
+@click.option("--blacklist", multiple=True, help="a PoP name or city to avoid (repeat for more)")
+def instantiate(path: Path, vim: str | None, as_json: bool, no_wait: bool, policy: str | None,
+                policy_list: tuple[str, ...], blacklist: tuple[str, ...]) -> None:
     """Instantiate the service at PATH (an NSD file or a directory with its VNFDs)."""
     import mano
     rt = _connect()
     try:
         with console.status(f"instantiating {lit(path)} …", spinner="dots") if not as_json else _Null():
-            service = mano.instantiate(path, vim=vim, wait=not no_wait)
+            preferences = {k: v for k, v in {"policy": policy, "policy_list": list(policy_list),
+                                             "blacklist": list(blacklist)}.items() if v}
+            service = mano.instantiate(path, vim=vim, wait=not no_wait, **preferences)
     except mano.OperationFailedError as exc:
         if as_json:
             render.print_json(exc.operation.model_dump(mode="json"))

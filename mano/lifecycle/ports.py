@@ -54,6 +54,10 @@ class PlacementRequest:
     pinned: Mapping[str, str] = dataclasses.field(default_factory=dict)  # instance id -> pop
     blacklist: tuple[str, ...] = ()   # PoP names or cities the customer refuses
     policy: str = "load balanced"
+    policy_list: tuple[str, ...] = ()  # priority policy: PoP names or uuids, most preferred first
+    weights: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"operator": 1.0, "developer": 0.0})
+    ingresses: tuple[Mapping[str, Any], ...] = ()  # [{location, nap}]: where traffic enters (proximity)
+    egresses: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

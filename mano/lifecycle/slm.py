@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from mano.descriptors.service import ServicePackage
 from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceBusyError, LifecycleError,
                          RecordNotFoundError, UnknownInstanceError)
+from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
 from mano.lifecycle.workflows import victims_for_scale_in
 from mano.records import OperationRecord, ServiceRecord
@@ -33,9 +34,19 @@ RUNNING_STATE = {
 }
 
 
+# Operations that place VNFs, and so carry placement preferences.
+PLACING = (OperationType.INSTANTIATE, OperationType.SCALE_OUT, OperationType.MIGRATE)
+
+
 class ServiceLifecycleManager:
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, *, default_policy: str = "load balanced"):
+        """``default_policy``: the operator's placement policy where a request names none."""
         self.store = store
+        self.default_policy = default_policy
+
+    def _with_preferences(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``params`` with its placement preferences checked and completed (mano.lifecycle.placement_preferences)."""
+        return {**(params or {}), **PlacementPreferences.from_request(params, self.default_policy).to_params()}
 
     # --- instantiate -------------------------------------------------------------------------
     def instantiate(self, package: ServicePackage, *, vim: str = "emulated", operation_id: str | None = None,
@@ -48,7 +59,7 @@ class ServiceLifecycleManager:
             op = existing
         else:
             op = OperationRecord(id=operation_id or str(uuid.uuid4()), type=OperationType.INSTANTIATE,
-                                 service_id=service_id or str(uuid.uuid4()), request=dict(params or {}))
+                                 service_id=service_id or str(uuid.uuid4()), request=self._with_preferences(params))
             try:
                 op = self.store.operations.insert(op)
             except DuplicateRecordError:  # the same id raced in: answer as for a repeat
@@ -75,6 +86,8 @@ class ServiceLifecycleManager:
             if existing is not None:
                 return self._same_request(existing, op_type, service_id)
         record = self.service(service_id)
+        if op_type in PLACING:
+            params = self._with_preferences(params)
         self._check_admissible(record, op_type, dict(params or {}))
         op = self.store.operations.insert(OperationRecord(
             id=operation_id or str(uuid.uuid4()), type=op_type, service_id=service_id, request=dict(params or {})))

@@ -60,15 +60,17 @@ def placement_budget_s(settings: Settings) -> float:
 
 def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int = 0, map_fn=map,
                   budget_s: float | None = None) -> PlacementOutcome:
-    """Place under the request's operator policy, blacklist and pins: ``{instance id: PoP uuid}``
+    """Place under the request's policies (operator, customer blacklist, developer weights and
+    ingress/egress proximity) and pins: ``{instance id: PoP uuid}``
     and how the engine found it. ``budget_s``: the engine's time budget (None: unbounded)."""
     vnfds = list({(u.vnfd["vendor"], u.vnfd["name"], str(u.vnfd["version"])): dict(u.vnfd)
                   for u in request.units}.values())
     topology = [p.to_sonata() for p in request.pops]
     found = placement.place_sonata_mapping(
         service_nsd(request), vnfds, topology,
-        {"policy": request.policy, "policy_list": [], "weights": {"operator": 1.0, "developer": 0.0}},
-        {"blacklist": list(request.blacklist)}, predefined_mapping=dict(request.pinned) or None,
+        {"policy": request.policy, "policy_list": list(request.policy_list), "weights": dict(request.weights)},
+        {"blacklist": list(request.blacklist)}, [dict(e) for e in request.ingresses] or None,
+        [dict(e) for e in request.egresses] or None, predefined_mapping=dict(request.pinned) or None,
         solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s)
     return PlacementOutcome(dict(found.vnfs), found.solver, seconds=found.solve_seconds, objective=found.objective,
                             optimal=found.optimal, gap=found.stats.get("gap"))

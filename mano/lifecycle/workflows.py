@@ -12,6 +12,7 @@ from typing import Any, Callable
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
 from mano.errors import LifecycleError, ManoError, StepFailedError
+from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
                                   PlacementRequest, PlacementUnit)
 from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement_payload, task_payload
@@ -148,7 +149,7 @@ class ServiceWorkflows:
             service_id=self.service_id, nsd=record.nsd, units=units,
             pops=tuple(self.infrastructure.list_pops(record.vim)),
             pinned={u.instance_id: pins[u.vnf_id] for u in units if u.vnf_id in pins},
-            blacklist=tuple(ctx.request.get("blacklist") or ()), policy=ctx.request.get("policy", "load balanced"))
+            **_placement_fields(PlacementPreferences.from_request(ctx.request)))
         override = self._ssm("placement", placement_payload(request))
         if override.used:
             mapping, how = override.result, {"solver": "ssm"}
@@ -394,3 +395,10 @@ def _best_effort(call: Callable[[], Any]) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - termination must go on; the error is recorded
         return [f"{type(exc).__name__}: {exc}"]
     return []
+
+
+def _placement_fields(prefs: PlacementPreferences) -> dict[str, Any]:
+    """The PlacementRequest fields that carry a request's placement preferences."""
+    return {"policy": prefs.policy, "policy_list": prefs.policy_list, "blacklist": prefs.blacklist,
+            "weights": prefs.weights.model_dump(), "ingresses": tuple(e.model_dump() for e in prefs.ingresses),
+            "egresses": tuple(e.model_dump() for e in prefs.egresses)}

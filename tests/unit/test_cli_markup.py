@@ -133,3 +133,15 @@ def test_descriptor_problems_with_markup_are_printed_literally(tmp_path):
     result = _invoke(["validate", str(bad)])
     assert result.exit_code == 1
     assert str(folder) in result.output and "(got '[bold]x[/bold]')" in result.output, result.output
+
+
+def test_instantiate_passes_placement_preferences_to_the_api(monkeypatch, fake_runtime):
+    seen = {}
+
+    def instantiate(path, vim=None, wait=True, **preferences):
+        seen.update(preferences)
+        raise mano.OperationFailedError(_operation_from_a_failing_step(lambda: 1 / 0))
+    monkeypatch.setattr(mano, "instantiate", instantiate)
+    _invoke(["instantiate", str(EXAMPLES / "sonata-demo"), "--policy", "priority", "--priority", "Ghent",
+             "--priority", "Athens", "--blacklist", "Aveiro"])
+    assert seen == {"policy": "priority", "policy_list": ["Ghent", "Athens"], "blacklist": ["Aveiro"]}
