@@ -127,12 +127,14 @@ class Store:
                 self.specific_managers, self.leases)
 
     def fenced(self, token: int) -> Store:
-        """This store as the lease holder with fencing token ``token`` writes an instance's
-        records (``nsr``, ``vnfr``, ``services``, ``operations``): a write is refused once a newer
-        holder has written or fenced the record (:mod:`mano.store.repository`)."""
+        """This store as the holder of a service's lease, fencing token ``token``, writes the
+        service's records (``nsr``, ``services``, ``operations``): a write is refused once a newer
+        holder has written or fenced the record (:mod:`mano.store.repository`). VNFRs are not
+        among them: each belongs to its VNF's lease, whose tokens count apart
+        (:class:`mano.lifecycle.vnf.VnfController` writes them through ``vnfr.fenced``)."""
         view = object.__new__(Store)
         view.__dict__.update(self.__dict__)
-        for name in ("nsr", "vnfr", "services", "operations"):
+        for name in ("nsr", "services", "operations"):
             setattr(view, name, getattr(self, name).fenced(token))
         return view
 
