@@ -36,7 +36,7 @@ import time
 import uuid
 from typing import Callable, Iterator
 
-from mano.errors import DuplicateRecordError, LeaseHeldError, StaleRecordError
+from mano.errors import LeaseHeldError, StaleRecordError
 from mano.records import LeaseRecord
 
 log = logging.getLogger(__name__)
@@ -115,25 +115,21 @@ class InstanceLeases:
                 if held.expires_at > self._clock():
                     return Grant(key, held.token, False)  # still ours in the store: no round trip
                 del self._held[key]  # it expired while it lingered (renewals failed): take it anew
-        current = self._repo.find_one(key)  # type: ignore[attr-defined]
+            elif held is not None:
+                raise LeaseHeldError(f"{key} is run by another call of this activation")
         now = self._clock()
-        if current is not None and not self._free(current, now):
+        taken = self._repo.take(key, holder=self.holder.identity, incarnation=self.holder.incarnation,  # type: ignore[attr-defined]
+                                now=now, ttl_s=self.ttl_s)
+        if taken is None:
+            current = self._repo.find_one(key)  # type: ignore[attr-defined]
+            if current is None:
+                raise LeaseHeldError(f"{key} was just taken by another activation")
             raise LeaseHeldError(f"{key} is run by {current.holder} (lease token {current.token}, "
                                  f"{max(0.0, current.expires_at - now):.1f} s left)")
-        took_over = current is not None and not current.released
-        token = 1 if current is None else current.token + 1
-        record = LeaseRecord(id=key, holder=self.holder.identity, incarnation=self.holder.incarnation,
-                             token=token, expires_at=now + self.ttl_s)
-        try:
-            if current is None:
-                stored = self._repo.insert(record)  # type: ignore[attr-defined]
-            else:
-                stored = self._repo.update(record.model_copy(update={"rev": current.rev}))  # type: ignore[attr-defined]
-        except (DuplicateRecordError, StaleRecordError):
-            raise LeaseHeldError(f"{key} was just taken by another activation") from None
+        stored, took_over = taken
+        token = stored.token
         if took_over:
-            log.warning("%s: took the lease over from %s (%s), token %d", key, current.holder,
-                        "expired" if current.expires_at <= now else "a previous incarnation", token)
+            log.warning("%s: took the lease over (token %d): its holder had not given it back", key, token)
         with self._lock:
             self._held[key] = stored
         self._start_renewer()
