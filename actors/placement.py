@@ -12,6 +12,7 @@ import threading
 import ray
 
 from actors import calls, naming
+from actors import placement_search
 from actors.placement_search import ray_map
 from actors.plugin import PluginActor
 from mano.errors import InfeasiblePlacementError, PlacementError
@@ -38,6 +39,7 @@ class PlacementPlugin(PluginActor):
         # concurrent requests would all pick the same emptiest PoP and overflow it.
         self._pending = PendingPlacements(ttl_s=2 * settings.step_timeout_s)
         self._start_plugin(settings)
+        placement_search.warm_up()
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
         """SONATA's policies on the engine, within the placement budget; large substrates fan
