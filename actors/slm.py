@@ -83,19 +83,19 @@ class ServiceLifecycleManagerActor(PluginActor):
         spare = self.spares.take() if service_id is None and new else None  # unused if admission refuses:
         if spare is not None:                                                # claimed, it passivates by itself
             service_id = spare.id
-        has_actor = spare is not None or (service_id is not None and self._has_actor(service_id))
+        has_actor = lambda: spare is not None or (service_id is not None and self._has_actor(service_id))  # noqa: E731
         return self._admit(lambda op_id: self.core.instantiate(
             package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
-            params=params, service_id=service_id), operation_id, self._host(has_actor, new))
+            params=params, service_id=service_id), operation_id, self._host(has_actor, lambda: new))
 
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
                 operation_id: str | None = None) -> dict:
         self._require_running()
-        host = self._host(self._has_actor(service_id), self._is_new(operation_id))
+        host = self._host(lambda: self._has_actor(service_id), lambda: self._is_new(operation_id))
         return self._admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
                                                            operation_id=op_id), operation_id, host)
 
-    def _host(self, has_actor: bool, new_operation: bool) -> Host:
+    def _host(self, has_actor: Callable[[], bool], new_operation: Callable[[], bool]) -> Host:
         """Where this request's operation runs (mano/lifecycle/hosting.py decides)."""
         with self._here_lock:
             starting = len(self._starting)

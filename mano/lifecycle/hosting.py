@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import Callable
 
 
 class Host(str, enum.Enum):
@@ -49,17 +50,20 @@ class ServiceLoad:
         return self.spares_ready == 0 or self.actors_starting >= max(1, self.cpus)
 
 
-def host_service_operation(*, has_actor: bool, new_operation: bool, load: ServiceLoad,
-                           manager_may_host: bool = True) -> Host:
+def host_service_operation(*, has_actor: Callable[[], bool], new_operation: Callable[[], bool],
+                           load: ServiceLoad, manager_may_host: bool = True) -> Host:
     """Where the SLM runs a service operation it admitted.
 
-    ``has_actor``: the service's actor is up (a warm spare whose id the new service took counts);
-    ``new_operation``: the request is not a retry of a recorded operation (a retry goes to the
-    actor, which resumes it or finds it running); ``manager_may_host``: ``Settings.burst_in_slm``.
+    ``has_actor()``: the service's actor is up (a warm spare whose id the new service took
+    counts); ``new_operation()``: the request is not a retry of a recorded operation (a retry
+    goes to the actor, which resumes it or finds it running); ``manager_may_host``:
+    ``Settings.burst_in_slm``. The two observations cost a lookup each (Ray's actor directory,
+    the store), so they are asked only when the load leaves the choice open: outside a burst,
+    every request goes to the actor without them.
     """
-    if has_actor or not new_operation or not manager_may_host:
+    if not manager_may_host or not load.in_burst or has_actor() or not new_operation():
         return Host.OWN_ACTOR
-    return Host.MANAGER if load.in_burst else Host.OWN_ACTOR
+    return Host.MANAGER
 
 
 def host_vnf_call(*, has_actor: bool, needs_actor: bool = False) -> Host:

@@ -6,6 +6,11 @@ import pytest
 from mano.lifecycle.hosting import Host, ServiceLoad, host_service_operation, host_vnf_call
 
 CALM = ServiceLoad(spares_ready=2, actors_starting=0, cpus=2)
+YES, NO = (lambda: True), (lambda: False)
+
+
+def unasked():
+    raise AssertionError("observed although the load had decided")
 
 
 @pytest.mark.parametrize("load, in_burst", [
@@ -21,26 +26,30 @@ def test_a_burst_is_no_spare_left_or_a_cpus_worth_of_actors_starting(load, in_bu
 
 def test_a_service_whose_actor_is_up_runs_there_whatever_the_load():
     burst = ServiceLoad(spares_ready=0, actors_starting=5, cpus=2)
-    assert host_service_operation(has_actor=True, new_operation=True, load=burst) is Host.OWN_ACTOR
+    assert host_service_operation(has_actor=YES, new_operation=YES, load=burst) is Host.OWN_ACTOR
 
 
-def test_without_a_burst_the_actor_is_activated():
-    assert host_service_operation(has_actor=False, new_operation=True, load=CALM) is Host.OWN_ACTOR
+def test_without_a_burst_the_actor_is_activated_without_looking_further():
+    assert host_service_operation(has_actor=NO, new_operation=YES, load=CALM) is Host.OWN_ACTOR
+    assert host_service_operation(has_actor=unasked, new_operation=unasked, load=CALM) is Host.OWN_ACTOR
+    burst = ServiceLoad(spares_ready=0, actors_starting=0, cpus=2)
+    assert host_service_operation(has_actor=unasked, new_operation=unasked, load=burst,
+                                  manager_may_host=False) is Host.OWN_ACTOR
 
 
 def test_in_a_burst_a_service_without_actor_runs_in_the_manager():
     burst = ServiceLoad(spares_ready=0, actors_starting=0, cpus=2)
-    assert host_service_operation(has_actor=False, new_operation=True, load=burst) is Host.MANAGER
+    assert host_service_operation(has_actor=NO, new_operation=YES, load=burst) is Host.MANAGER
 
 
 def test_a_retried_operation_goes_to_the_actor_which_resumes_it():
     burst = ServiceLoad(spares_ready=0, actors_starting=0, cpus=2)
-    assert host_service_operation(has_actor=False, new_operation=False, load=burst) is Host.OWN_ACTOR
+    assert host_service_operation(has_actor=NO, new_operation=NO, load=burst) is Host.OWN_ACTOR
 
 
 def test_the_manager_hosts_nothing_when_the_setting_forbids_it():
     burst = ServiceLoad(spares_ready=0, actors_starting=9, cpus=2)
-    assert host_service_operation(has_actor=False, new_operation=True, load=burst,
+    assert host_service_operation(has_actor=NO, new_operation=YES, load=burst,
                                   manager_may_host=False) is Host.OWN_ACTOR
 
 
