@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from placement import exact, exhaustive, feasibility, search
+from placement import exact, exhaustive, search
 from placement.errors import PlacementError, SearchExhaustedError
 from placement.mapping import Mapping, build_mapping, violations
 from placement.objective import evaluate
@@ -129,18 +129,17 @@ def _solve(
         solver = Solver.EXACT  # nothing fits: the MILP says precisely why
     exact_note = None
     if solver is Solver.EXACT:
-        result = exact.solve_exact(problem, time_limit=_limit(time_limit, deadline))
-        if result.infeasible:
-            raise feasibility.explain_joint_infeasibility(problem, exact.is_feasible)
-        stats = {"variables": result.variables, "constraints": result.constraints, "status": result.status}
-        if result.assignment is not None:
-            gap = 0.0 if result.optimal else result.gap
-            return _Solved(result.assignment, result.optimal, {**stats, "gap": gap}, solver)
-        if deadline is None:
-            raise SearchExhaustedError(f"exact solver found no mapping within {time_limit} s ({result.status})")
-        # Over budget without an incumbent: the fast search answers in what is left.
-        exact_note = f"exact solver found no mapping in {result.seconds:.2f} s"
-        solver = Solver.FAST
+        try:
+            result = exact.place_exact(problem, time_limit=_limit(time_limit, deadline))
+        except SearchExhaustedError as exc:
+            if deadline is None:
+                raise
+            # Over budget without an incumbent: the fast search answers in what is left.
+            exact_note, solver = str(exc), Solver.FAST
+        else:
+            stats = {"variables": result.variables, "constraints": result.constraints, "status": result.status,
+                     "gap": 0.0 if result.optimal else result.gap}
+            return _Solved(result.assignment, result.optimal, stats, solver)
     settings = settings or default_settings(problem, seed)
     if deadline is not None:
         settings = dataclasses.replace(settings, deadline=deadline)
