@@ -19,7 +19,6 @@ from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
 from mano.errors import ManoError
 from mano.lifecycle.hosting import Host, host_vnf_call
-from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.local import raise_failures
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.lifecycle.vnf import VnfController
@@ -36,7 +35,7 @@ class FunctionLifecycleManager(PluginActor):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self._infrastructure = RayInfrastructure(settings)
-        self._leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
+        self._leases = naming.actor_leases(self._store, settings)
         self._pool = ThreadPoolExecutor(max_workers=settings.flm_threads, thread_name_prefix="vnf")
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
         size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0

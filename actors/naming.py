@@ -6,10 +6,10 @@ restarted runtime finds the actors of in-flight work and an operator reads the d
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mano.lifecycle.lease import Holder
+    from mano.lifecycle.lease import InstanceLeases
 
 NAMESPACE = "mano"
 
@@ -55,11 +55,13 @@ def vnf_actor(vnf_instance_id: str) -> str:
     return InstanceActorId("vnf", vnf_instance_id).name
 
 
-def lease_holder() -> "Holder":
-    """The lease holder for the calling actor: its actor id is the identity, so a restart of
-    the actor (a new process, the same id) takes its own unreleased leases over at once."""
+def actor_leases(store: Any, settings: Any) -> "InstanceLeases":
+    """The lease keeper of the calling actor, for all the instances it runs. Its identity is the
+    actor's id, so a restart of the actor (a new process, the same id) takes its own unreleased
+    leases over at once."""
     import ray
 
-    from mano.lifecycle.lease import Holder
+    from mano.lifecycle.lease import Holder, InstanceLeases
     actor_id = ray.get_runtime_context().get_actor_id()
-    return Holder.this_process(f"actor:{actor_id}" if actor_id else None)
+    holder = Holder.this_process(f"actor:{actor_id}" if actor_id else None)
+    return InstanceLeases(store.leases, holder, ttl_s=settings.lease_ttl_s)

@@ -21,7 +21,6 @@ from actors.passivation import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
 from mano.errors import LeaseHeldError
-from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.service import ServiceController
 from mano.settings import Settings
 from mano.store.client import connect
@@ -34,7 +33,7 @@ class ServiceInstance:
     def __init__(self, service_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
         infrastructure = RayInfrastructure(settings)
-        leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
+        leases = naming.actor_leases(self._store, settings)
         self.core = ServiceController(service_id, self._store, RayFunctions(settings), infrastructure,
                                       RayPlacement(settings), sms=RaySpecificManagers(settings), leases=leases)
         self._running: set[str] = set()

@@ -38,7 +38,7 @@ from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import load_service
 from mano.errors import LeaseHeldError, LifecycleError
 from mano.lifecycle.hosting import Host, ServiceLoad, host_service_operation
-from mano.lifecycle.lease import InstanceLeases, service_key
+from mano.lifecycle.lease import service_key
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
 from mano.lifecycle.states import OperationType, PluginState
@@ -57,7 +57,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = ServiceLifecycleManager(self._store, default_policy=settings.placement_policy)
-        self._leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
+        self._leases = naming.actor_leases(self._store, settings)
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
                                        lambda handle: handle.claim.remote(),

@@ -9,7 +9,6 @@ import ray
 from actors import naming, spares
 from actors.passivation import IdleTimer
 from actors.ports import RayInfrastructure
-from mano.lifecycle.lease import InstanceLeases
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.lifecycle.vnf import VnfController
 from mano.settings import Settings
@@ -20,8 +19,8 @@ from mano.store.client import connect
 class VnfInstance:
     def __init__(self, vnf_instance_id: str, settings: Settings, spare: bool = False):
         self._store = connect(settings, stop_embedded_on_exit=False)
-        leases = InstanceLeases(self._store.leases, naming.lease_holder(), ttl_s=settings.lease_ttl_s)
-        self.core = VnfController(vnf_instance_id, self._store, RayInfrastructure(settings), leases=leases,
+        self.core = VnfController(vnf_instance_id, self._store, RayInfrastructure(settings),
+                                  leases=naming.actor_leases(self._store, settings),
                                   wait_s=settings.step_timeout_s)
         # A spare (actors/spares.py) waits without passivating until the FLM hands its id out.
         spare = spare and self._store.vnfr.find_one(vnf_instance_id) is None

@@ -101,6 +101,12 @@ class InstanceLeases:
         self._wake = threading.Event()
         self._stopped = threading.Event()
 
+    @classmethod
+    def private(cls, leases: object) -> InstanceLeases:
+        """A keeper of its own for one controller made without the host's: this process's
+        identity, and no lingering (no later call of this keeper would reuse the lease)."""
+        return cls(leases, Holder.this_process(), linger_s=0)
+
     # --- one lease ---------------------------------------------------------------------
     def acquire(self, key: str) -> Grant:
         """Take the lease on ``key`` now.
@@ -215,6 +221,7 @@ class InstanceLeases:
 
     # --- rules ----------------------------------------------------------------------------
     def _free(self, lease: LeaseRecord, now: float) -> bool:
+        # The same rule as LeaseRepository.take's store filters, for a lease already read.
         if lease.released or lease.expires_at <= now:
             return True
         # A previous incarnation of this holder (a restarted actor) left it: it is ours again.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mano.lifecycle.lease import DEFAULT_TTL_S, Holder, InstanceLeases, service_key
+from mano.lifecycle.lease import InstanceLeases, service_key
 from mano.lifecycle.ports import Functions, Infrastructure, Placement
 from mano.lifecycle.states import (SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState,
                                    transition)
@@ -37,7 +37,7 @@ class ServiceController:
         to that host."""
         self.service_id = service_id
         self.store = store
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S, linger_s=0)
+        self.leases = leases or InstanceLeases.private(store.leases)
         self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement, sms)
         self._retry = retry
         self._lease_wait_s = lease_wait_s

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from mano.descriptors.models import Vnfd
 from mano.errors import (DuplicateRecordError, LifecycleError, RecordNotFoundError, StaleRecordError,
                          UnknownInstanceError)
-from mano.lifecycle.lease import DEFAULT_TTL_S, Holder, InstanceLeases, vnf_key
+from mano.lifecycle.lease import DEFAULT_TTL_S, InstanceLeases, vnf_key
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment, Vim
 from mano.lifecycle.sonata_records import build_vnfr
 from mano.lifecycle.states import VNF_TRANSITIONS, VnfState, transition
@@ -61,7 +61,7 @@ class VnfController:
         self.id = vnf_instance_id
         self._vnfrs = store.vnfr
         self._vim = vim
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process(), ttl_s=DEFAULT_TTL_S, linger_s=0)
+        self.leases = leases or InstanceLeases.private(store.leases)
         self._wait_s = wait_s
 
     @contextlib.contextmanager
