@@ -39,7 +39,19 @@ class PlacementPlugin(PluginActor):
         # concurrent requests would all pick the same emptiest PoP and overflow it.
         self._pending = PendingPlacements(ttl_s=2 * settings.step_timeout_s)
         self._start_plugin(settings)
-        placement_search.warm_up()
+        threading.Thread(target=self._warm_up_if_large, daemon=True).start()
+
+    def _warm_up_if_large(self) -> None:
+        """Start the search fan-out's task workers ahead of the first placement, but only on a
+        substrate large enough to fan out: on a small one they would be processes for nothing."""
+        try:
+            pops = calls.call(calls.named(naming.INFRASTRUCTURE), "list_pops", self._settings.default_vim,
+                              timeout=60, what="infrastructure.list_pops")
+        except Exception:  # noqa: BLE001 - only a head start: the first large placement starts them anyway
+            log.info("placement warm-up skipped: the infrastructure adaptor did not answer", exc_info=True)
+            return
+        if len(pops) >= PARALLEL_FROM_POPS:
+            placement_search.warm_up()
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
         """SONATA's policies on the engine, within the placement budget; large substrates fan
