@@ -89,6 +89,12 @@ class InfeasibleRequestError(InfeasiblePlacementError):
             text = f"infeasible placement ({len(self.reasons)} reasons):\n  - " + "\n  - ".join(lines)
         super().__init__(text)
 
+    def __reduce__(self):
+        # Rebuilt from its reasons, not its message: raised in the Placement plugin actor, it
+        # crosses Ray pickled, and without this the caller got "failed to deserialize" instead
+        # of which resource is short, and where.
+        return type(self), (self.reasons, self.headline)
+
     @property
     def resources(self) -> frozenset[Resource]:
         """The set of resources named by the reasons (handy in tests and retry logic)."""

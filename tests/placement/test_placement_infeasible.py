@@ -197,3 +197,13 @@ def test_empty_substrate_and_bad_policy_are_bad_input():
     with pytest.raises(PlacementError, match="unknown operator policy 'fastest'"):
         policy_from_sonata({"policy": "fastest"}, {})
     assert OperatorPolicy.parse("load_balanced") is OperatorPolicy.LOAD_BALANCED
+
+
+def test_the_reasons_survive_pickling_as_they_cross_from_the_placement_actor():
+    import pickle
+    substrate = Substrate.from_pops([pop("a", free_cores=3), pop("b", free_cores=1)])
+    with pytest.raises(InfeasibleRequestError) as caught:
+        place(service(vnf("big", cores=4)), substrate)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert type(copy) is InfeasibleRequestError and str(copy) == str(caught.value)
+    assert copy.reasons == caught.value.reasons and copy.resources == {Resource.CORES}
