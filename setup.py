@@ -24,6 +24,7 @@ setup(
         "click>=8.1,<9",
         "rich>=13,<16",
         "psutil>=5.9,<8",
+        "topohub>=1.5,<2",  # the Topology Zoo, SNDlib and CAIDA graphs, as data (placement.topology)
     ],
     extras_require={
         "docker": ["docker>=7,<8"],

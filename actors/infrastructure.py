@@ -18,8 +18,9 @@ from mano.lifecycle.local import LocalVim
 from mano.lifecycle.states import VnfState
 from mano.settings import Settings
 from mano.store.client import connect
-from mano.vim import load_topology, make_driver
-from mano.lifecycle.vim_port import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VnfDeployment
+from mano.vim import load_infrastructure, make_driver
+from mano.lifecycle.vim_port import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VnfDeployment,
+                                     WanLink)
 from mano.vim.emulated import FaultPlan
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class InfrastructureAdaptor(PluginActor):
 
     def __init__(self, settings: Settings, pops: Sequence[Pop] | None = None):
         self._store = connect(settings, stop_embedded_on_exit=False)
-        pops = list(pops) if pops else load_topology(settings.topology)
+        pops, self._links = (list(pops), []) if pops else load_infrastructure(settings.topology)
         self.vim = LocalVim({"emulated": make_driver("emulated", pops)})
         self._pops = pops
         self._settings = settings
@@ -75,6 +76,10 @@ class InfrastructureAdaptor(PluginActor):
     def list_pops(self, vim: str) -> list[Pop]:
         return self._driver(vim).list_pops()
 
+    def wan_links(self) -> list[WanLink]:
+        """The WAN of the topology file (every VIM's PoPs sit on it); empty without one."""
+        return list(self._links)
+
     def create_networks(self, vim: str, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]:
         return self._driver(vim).create_networks(service_id, requests)
 
@@ -85,14 +90,15 @@ class InfrastructureAdaptor(PluginActor):
         return self._driver(vim).deploy_vnf(deployment)
 
     def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
-        self._driver(vim).remove_vnf(service_id, vnf_instance_id)
+        self._driver(vim)  # starts the docker driver on first use
+        self.vim.remove_vnf(vim, service_id, vnf_instance_id)
 
     def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
         return self._driver(vim).vnf_status(vnf_instance_id)
 
-    def deployed_ids(self) -> set[str]:
-        """Every VNF instance any driver runs (placement uses it to retire its reservations)."""
-        return {vnf for driver in self.vim.drivers.values() for vnf in driver.deployments()}
+    def settled(self, vnf_instance_ids: Sequence[str]) -> set[str]:
+        """Of these VNF instances, those deployed or removed (placement retires their reservations)."""
+        return self.vim.settled(vnf_instance_ids)
 
     def stats(self, vim: str, vnf_instance_id: str) -> dict[str, float]:
         return self._driver(vim).stats(vnf_instance_id)

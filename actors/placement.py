@@ -6,6 +6,7 @@ records why on the place step. Infeasible requests come back as InfeasiblePlacem
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 
@@ -19,6 +20,7 @@ from mano.errors import InfeasiblePlacementError, PlacementError
 from mano.lifecycle.first_fit import first_fit_outcome
 from mano.lifecycle.pending import PendingPlacements
 from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
+from mano.lifecycle.vim_port import WanLink
 from mano.lifecycle.sonata_placement import place_request, placement_budget_s
 from mano.settings import Settings
 
@@ -38,6 +40,7 @@ class PlacementPlugin(PluginActor):
         # Placements handed out but not yet deployed: the VIM's usage does not show them, so
         # concurrent requests would all pick the same emptiest PoP and overflow it.
         self._pending = PendingPlacements(ttl_s=2 * settings.step_timeout_s)
+        self._wan: tuple[WanLink, ...] | None = None  # the IA's WAN links: static, asked for once
         self._start_plugin(settings)
         threading.Thread(target=self._warm_up_if_large, daemon=True).start()
 
@@ -52,6 +55,13 @@ class PlacementPlugin(PluginActor):
             return
         if len(pops) >= PARALLEL_FROM_POPS:
             placement_search.warm_up()
+        self._wan_links()
+
+    def _wan_links(self) -> tuple[WanLink, ...]:
+        if self._wan is None:
+            self._wan = tuple(calls.call(calls.named(naming.INFRASTRUCTURE), "wan_links", timeout=60,
+                                         what="infrastructure.wan_links"))
+        return self._wan
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
         """SONATA's policies on the engine, within the placement budget; large substrates fan
@@ -61,8 +71,9 @@ class PlacementPlugin(PluginActor):
         found nothing in time) falls back to first fit, recorded with the reason.
         """
         with self._lock:
-            deployed = calls.call(calls.named(naming.INFRASTRUCTURE), "deployed_ids", timeout=30)
-            adjusted = self._pending.apply(request, deployed)
+            reserved = self._pending.ids()
+            settled = calls.call(calls.named(naming.INFRASTRUCTURE), "settled", reserved, timeout=30) if reserved else ()
+            adjusted = dataclasses.replace(self._pending.apply(request, settled), links=self._wan_links())
             map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
             try:
                 outcome = place_request(adjusted, map_fn=map_fn, budget_s=placement_budget_s(self._settings))

@@ -8,7 +8,7 @@ failure, so a caller knows all that happened before it rolls back.
 from __future__ import annotations
 
 import uuid
-
+from collections import OrderedDict
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from mano.errors import ManoError, StepFailedError
@@ -48,8 +48,11 @@ def raise_failures(what: str, total: int, errors: Sequence[tuple[str, BaseExcept
 class LocalVim:
     """The infrastructure adaptor in-process: one driver per VIM kind."""
 
+    REMEMBERED_REMOVALS = 10_000  # enough for the removals of one placement reservation's lifetime
+
     def __init__(self, drivers: Mapping[str, VimDriver]):
         self.drivers = dict(drivers)
+        self._removed: OrderedDict[str, None] = OrderedDict()
 
     def driver(self, vim: str) -> VimDriver:
         try:
@@ -71,9 +74,23 @@ class LocalVim:
 
     def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
         self.driver(vim).remove_vnf(service_id, vnf_instance_id)
+        self._removed[vnf_instance_id] = None
+        while len(self._removed) > self.REMEMBERED_REMOVALS:
+            self._removed.popitem(last=False)
 
     def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
         return self.driver(vim).vnf_status(vnf_instance_id)
+
+    def settled(self, vnf_instance_ids: Sequence[str]) -> set[str]:
+        """Those of the given VNF instances that a driver runs or has removed: the VIMs' usage
+        accounts for them, so placement can retire the reservations it holds for them. (Only
+        "deployed" would keep a reservation for an instance deployed and terminated between
+        two placements until it expires, and inflate its PoP's usage until then.)"""
+        wanted = set(vnf_instance_ids)
+        settled = {i for i in wanted if i in self._removed}
+        for driver in self.drivers.values():
+            settled |= wanted & driver.deployments().keys()
+        return settled
 
 
 class LocalFunctions:

@@ -3,8 +3,8 @@
 A placement is computed on the PoPs' usage as the VIM reports it; the VNFs it places only
 show up in that usage once deployed, seconds later. Concurrent requests would otherwise all
 see the same free capacity and pick the same PoP. Each placed instance is kept here until the
-VIM reports it deployed (then the VIM's usage counts it) or until ``ttl_s`` passes (its
-deployment failed or was rolled back).
+VIM reports it settled (deployed, so the VIM's usage counts it, or already removed again) or
+until ``ttl_s`` passes (its deployment failed or was rolled back).
 """
 from __future__ import annotations
 
@@ -33,10 +33,14 @@ class PendingPlacements:
     def __len__(self) -> int:
         return len(self._reserved)
 
-    def apply(self, request: PlacementRequest, deployed: Iterable[str]) -> PlacementRequest:
+    def ids(self) -> list[str]:
+        """The VNF instances reserved for: ask the VIMs which of them have settled."""
+        return list(self._reserved)
+
+    def apply(self, request: PlacementRequest, settled: Iterable[str]) -> PlacementRequest:
         """The request with its PoPs' usage raised by the reservations still pending."""
-        deployed, now = set(deployed), self._clock()
-        self._reserved = {i: r for i, r in self._reserved.items() if i not in deployed and r.expires > now}
+        settled, now = set(settled), self._clock()
+        self._reserved = {i: r for i, r in self._reserved.items() if i not in settled and r.expires > now}
         extra: dict[str, list[float]] = {}
         for r in self._reserved.values():
             used = extra.setdefault(r.pop, [0.0, 0.0])

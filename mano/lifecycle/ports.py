@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Protocol, Sequence
 
-from mano.lifecycle.vim_port import Network, NetworkRequest, Pop
+from mano.lifecycle.vim_port import Network, NetworkRequest, Pop, WanLink
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +58,7 @@ class PlacementRequest:
     weights: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"operator": 1.0, "developer": 0.0})
     ingresses: tuple[Mapping[str, Any], ...] = ()  # [{location, nap}]: where traffic enters (proximity)
     egresses: tuple[Mapping[str, Any], ...] = ()
+    links: tuple[WanLink, ...] = ()  # the WAN between the PoPs (the Placement plugin adds the IA's)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,10 +9,12 @@ the links of the original graph (the running instances are already placed).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
 import placement
+from placement.errors import InfeasibleRequestError
 from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
 from mano.settings import Settings
 
@@ -65,12 +67,37 @@ def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int 
     and how the engine found it. ``budget_s``: the engine's time budget (None: unbounded)."""
     vnfds = list({(u.vnfd["vendor"], u.vnfd["name"], str(u.vnfd["version"])): dict(u.vnfd)
                   for u in request.units}.values())
-    topology = [p.to_sonata() for p in request.pops]
-    found = placement.place_sonata_mapping(
+    topology = {"vims": [p.to_sonata() for p in request.pops],
+                "wims": [{"uuid": "wan", "qos": [link.to_sonata() for link in request.links]}]}
+    try:
+        found = _place(request, vnfds, topology, solver, seed, map_fn, budget_s)
+    except InfeasibleRequestError as exc:
+        raise _in_nsd_terms(exc, request) from None
+    return PlacementOutcome(dict(found.vnfs), found.solver, seconds=found.solve_seconds, objective=found.objective,
+                            optimal=found.optimal, gap=found.stats.get("gap"))
+
+
+def _in_nsd_terms(exc: InfeasibleRequestError, request: PlacementRequest) -> InfeasibleRequestError:
+    """The engine names the VNFs it was given, the instances' uuids; the user wrote the NSD's
+    ``vnf_id``s (``vnf_firewall``), so the reasons say those (with the uuid only where a
+    scale-out places several instances of one ``vnf_id``)."""
+    counts = Counter(u.vnf_id for u in request.units)
+    names = {u.instance_id: u.vnf_id if counts[u.vnf_id] == 1 else f"{u.vnf_id} ({u.instance_id})"
+             for u in request.units}
+
+    def renamed(text: str | None) -> str | None:
+        for instance_id, name in names.items():
+            text = text.replace(instance_id, name) if text else text
+        return text
+
+    reasons = [dataclasses.replace(r, message=renamed(r.message), vnf=names.get(r.vnf, r.vnf)) for r in exc.reasons]
+    return InfeasibleRequestError(reasons, renamed(exc.headline))
+
+
+def _place(request: PlacementRequest, vnfds, topology, solver, seed, map_fn, budget_s):
+    return placement.place_sonata_mapping(
         service_nsd(request), vnfds, topology,
         {"policy": request.policy, "policy_list": list(request.policy_list), "weights": dict(request.weights)},
         {"blacklist": list(request.blacklist)}, [dict(e) for e in request.ingresses] or None,
         [dict(e) for e in request.egresses] or None, predefined_mapping=dict(request.pinned) or None,
         solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s)
-    return PlacementOutcome(dict(found.vnfs), found.solver, seconds=found.solve_seconds, objective=found.objective,
-                            optimal=found.optimal, gap=found.stats.get("gap"))

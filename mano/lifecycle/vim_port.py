@@ -46,6 +46,20 @@ class Pop:
 
 
 @dataclasses.dataclass(frozen=True)
+class WanLink:
+    """A WAN link between two PoPs (or a PoP and a plain network node, such as an ingress
+    location): one ``qos`` pair of a SONATA WIM. Bandwidth in Mbps, latency in ms."""
+
+    node_1: str
+    node_2: str
+    bandwidth: float = 0.0
+    latency: float = 0.0
+
+    def to_sonata(self) -> dict:
+        return {"node_1": self.node_1, "node_2": self.node_2, "bandwidth": self.bandwidth, "latency": self.latency}
+
+
+@dataclasses.dataclass(frozen=True)
 class NetworkRequest:
     """One virtual link of a service to realise as a network (SONATA name ``<serv>_ns_<vl>``)."""
 

@@ -1,10 +1,10 @@
 """Infrastructure: the VIM driver interface, topology files and the emulated VIM."""
 from mano.lifecycle.vim_port import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VimDriver,
-                           VnfDeployment)
-from mano.vim.topology import load_topology
+                           VnfDeployment, WanLink)
+from mano.vim.topology import load_infrastructure, load_topology
 
 __all__ = ["DeployedUnit", "DeployedVnf", "Network", "NetworkRequest", "Pop", "UnitRequest", "VimDriver",
-           "VnfDeployment", "load_topology", "make_driver"]
+           "VnfDeployment", "WanLink", "load_infrastructure", "load_topology", "make_driver"]
 
 
 def make_driver(kind: str, pops: "list[Pop]", **options):

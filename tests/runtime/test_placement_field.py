@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import networkx as nx
 import pytest
 import yaml
 
 from paths import EXAMPLES
+from placement.topology import Capacity, load_substrate, to_sonata
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +31,46 @@ svc = mano.instantiate(sys.argv[1])
 seconds = time.perf_counter() - started
 op = next(o for o in svc.operations if o.type.value == "instantiate")
 print(json.dumps({"seconds": seconds, "status": svc.status, "placement": op.step("place").result["placement"],
-                  "pops": sorted({v.pop for v in svc.record.vnf_instances})}))
+                  "pops": sorted({v.pop for v in svc.record.vnf_instances}),
+                  "mapping": {v.vnf_id: v.pop for v in svc.record.vnf_instances}}))
 svc.terminate()
 mano.shutdown()
 """
+
+
+def instantiate_in_a_fresh_runtime(tmp_path, topology, service) -> dict:
+    env = {**os.environ, "MANO_HOME": str(tmp_path / "home"), "MANO_DASHBOARD": "0", "MANO_TOPOLOGY": str(topology),
+           "MANO_SPARE_SERVICE_ACTORS": "0", "MANO_SPARE_VNF_ACTORS": "0"}
+    env.pop("MANO_MONGO_URL", None)
+    env.pop("MANO_RAY_ADDRESS", None)
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(service)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_topology_zoo_network_routes_the_services_links_over_its_wan(tmp_path):
+    """Abilene from the Topology Zoo, one free core per PoP: the demo's three VNFs take three
+    PoPs, and iperf -> firewall -> tcpdump must stay within 8 ms of each other over the WAN.
+    Without the topology file's WAN links reaching the engine, PoPs are islands and the request
+    is infeasible."""
+    substrate = load_substrate("zoo:Abilene", Capacity(cores=1, usage=0.0))
+    topology = tmp_path / "abilene.yml"
+    topology.write_text(yaml.safe_dump(to_sonata(substrate)))
+    service = tmp_path / "demo"
+    shutil.copytree(EXAMPLES / "sonata-demo", service)
+    nsd_path = service / "sonata-demo-nsd.yml"
+    nsd = yaml.safe_load(nsd_path.read_text())
+    for link in nsd["virtual_links"]:
+        if link["id"] in ("iperf-2-firewall", "firewall-2-tcpdump"):
+            link["qos_requirements"] = {"latency": 8, "minimum_bandwidth": 100}
+    nsd_path.write_text(yaml.safe_dump(nsd))
+    outcome = instantiate_in_a_fresh_runtime(tmp_path, topology, service)
+    assert outcome["status"] == "READY", outcome
+    where = outcome["mapping"]
+    assert len(set(where.values())) == 3
+    for a, b in (("vnf_iperf", "vnf_firewall"), ("vnf_firewall", "vnf_tcpdump")):
+        assert nx.shortest_path_length(substrate.graph, where[a], where[b], weight="latency") <= 8, outcome
 
 
 def test_the_demo_on_1000_pops_is_placed_by_the_engine_and_records_it(tmp_path):
@@ -40,14 +79,7 @@ def test_the_demo_on_1000_pops_is_placed_by_the_engine_and_records_it(tmp_path):
              "memory_total": 256, "memory_used": 0} for i in range(1000)]
     topology = tmp_path / "infrastructure.yml"
     topology.write_text(yaml.safe_dump(pops))
-    env = {**os.environ, "MANO_HOME": str(tmp_path / "home"), "MANO_DASHBOARD": "0", "MANO_TOPOLOGY": str(topology),
-           "MANO_SPARE_SERVICE_ACTORS": "0", "MANO_SPARE_VNF_ACTORS": "0"}
-    env.pop("MANO_MONGO_URL", None)
-    env.pop("MANO_RAY_ADDRESS", None)
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(EXAMPLES / "sonata-demo")], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = instantiate_in_a_fresh_runtime(tmp_path, topology, EXAMPLES / "sonata-demo")
     assert outcome["status"] == "READY"
     placed = outcome["placement"]
     assert placed["solver"] in ("exact", "fast") and "fallback" not in placed, placed
@@ -56,3 +88,20 @@ def test_the_demo_on_1000_pops_is_placed_by_the_engine_and_records_it(tmp_path):
     # engine spreads the three VNFs over those, where first fit would stack them on pop-0000.
     assert len(outcome["pops"]) == 3 and all(int(p.split("-")[1]) % 17 == 0 for p in outcome["pops"]), outcome
     assert outcome["seconds"] < 30  # generous: a fresh runtime's first instantiation, beside a busy suite
+
+
+def test_an_infeasible_request_says_which_resource_is_short_and_where(rt, tmp_path):
+    """The engine's reasons cross the Placement plugin actor intact (they once arrived as
+    "failed to deserialize exception"): the caller reads the resource, the VNF and each PoP."""
+    import mano
+    service = tmp_path / "demo"
+    shutil.copytree(EXAMPLES / "sonata-demo", service)
+    vnfd_path = service / "firewall-vnfd.yml"
+    vnfd = yaml.safe_load(vnfd_path.read_text())
+    vnfd["virtual_deployment_units"][0]["resource_requirements"]["cpu"]["vcpus"] = 40  # every PoP has 32
+    vnfd_path.write_text(yaml.safe_dump(vnfd))
+    with pytest.raises(mano.OperationFailedError) as failed:
+        mano.instantiate(service)
+    message = str(failed.value)
+    assert "VNF 'vnf_firewall' (40 cores" in message and "fits on no PoP" in message, message
+    assert all(f"pop{i} (pop-{i}) has 32 cores free" in message for i in range(3)), message
