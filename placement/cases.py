@@ -45,7 +45,7 @@ def _load(path: Path):
         return yaml.safe_load(stream)
 
 
-def _positional_ids(nsd: dict, vnfds: list[dict]) -> dict[str, str]:
+def positional_ids(nsd: dict, vnfds: list[dict]) -> dict[str, str]:
     """``vnf_<k>`` → NSD vnf_id of the k-th VNFD (matched by name, vendor, version)."""
     result = {}
     for k, vnfd in enumerate(vnfds, start=1):
@@ -86,7 +86,7 @@ def run_case(case: dict, base: Path, solver: Solver | str = Solver.AUTO, seed: i
             solver=solver,
             seed=seed,
         )
-        mapping = {key: by_vnf_id[vnf_id] for key, vnf_id in _positional_ids(nsd, vnfds).items()}
+        mapping = {key: by_vnf_id[vnf_id] for key, vnf_id in positional_ids(nsd, vnfds).items()}
     except (PlacementError, OSError, KeyError, yaml.YAMLError) as error:
         return CaseResult(
             name, {}, expected, False, time.perf_counter() - started, f"{type(error).__name__}: {error}"

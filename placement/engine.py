@@ -47,6 +47,9 @@ DEFAULT_BUDGET_S = 2.0
 # 2026-12-02: bench/placement_budget.py. HiGHS took 0.02-0.15 s for 3 VNFs up to 50 PoPs,
 # 3.6 s at 100 PoPs, did not close 200 in 10 s; 10 VNFs: 0.95 s on 10 PoPs, 9.3 s on 50.
 EXACT_SCALE = 3e-6
+# Past this many columns the MILP is not built at all: its Python model alone takes gigabytes
+# (the demo on 10,000 load-balanced PoPs has ~5e7 dispersion pairs: 23 GB before HiGHS started).
+MAX_EXACT_COLUMNS = 1_000_000
 EXACT_COLUMN_EXPONENT = 1.2
 EXACT_ITEM_EXPONENT = 2.0
 
@@ -128,6 +131,11 @@ def _solve(
             return _Solved(found.assignment, True, {"checked": found.checked, "feasible": found.feasible}, solver)
         solver = Solver.EXACT  # nothing fits: the MILP says precisely why
     exact_note = None
+    if solver is Solver.EXACT and (columns := estimated_columns(problem)) > MAX_EXACT_COLUMNS:
+        exact_note = f"the MILP would have {columns:,} columns (at most {MAX_EXACT_COLUMNS:,} are built)"
+        if deadline is None:
+            raise PlacementError(f"{exact_note}: too large for the exact solver; use the fast one")
+        solver = Solver.FAST  # a budget asks for the best answer in time: the search gives one
     if solver is Solver.EXACT:
         try:
             result = exact.place_exact(problem, time_limit=_limit(time_limit, deadline))

@@ -66,3 +66,21 @@ def test_a_budgeted_placement_on_1000_pops_answers_with_the_search_well_within_a
     mapping = place(service, substrate, LOAD_BALANCED, budget_s=1.0)
     assert time.perf_counter() - started < 20.0  # generous (busy CI); bench/placement_budget.py measures it
     assert mapping.solver == "fast"
+
+
+def test_a_milp_too_large_to_build_is_not_built(monkeypatch):
+    """Forced exact on a huge substrate once built a 23 GB model (10,000 PoPs, load balanced):
+    past MAX_EXACT_COLUMNS a budgeted request gets the search's answer, saying why, and an
+    unbudgeted one a clear error. (The limit is lowered here to keep the test small.)"""
+    from placement import engine
+    from placement.errors import PlacementError
+    service, substrate = instance(60, 3)
+    columns = engine.estimated_columns(compile_problem(service, substrate, LOAD_BALANCED))
+    monkeypatch.setattr(engine, "MAX_EXACT_COLUMNS", columns - 1)
+    built = []
+    monkeypatch.setattr(exact, "build_model", lambda *a, **k: built.append(a) or pytest.fail("the MILP was built"))
+    mapping = place(service, substrate, LOAD_BALANCED, solver="exact", budget_s=1.0)
+    assert mapping.solver == "fast" and f"{columns:,} columns" in mapping.stats["exact"]
+    with pytest.raises(PlacementError, match="too large for the exact solver"):
+        place(service, substrate, LOAD_BALANCED, solver="exact")
+    assert built == []
