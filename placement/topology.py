@@ -19,7 +19,7 @@ SONATA's proximity objective (common IPv4 prefixes) prefers nearby PoPs.
 
 A topology file is SONATA's shape: ``{vim_list: [...], wims: [{uuid, qos: [{node_1, node_2,
 bandwidth, latency}]}]}``, which ``MANO_TOPOLOGY`` and :func:`placement.substrate_from_sonata`
-read. ``python -m placement.topology zoo:Cogentco --cores 64 -o cogentco.yml`` writes one.
+read. ``python -m placement.topology zoo:TataNld --cores 64 -o tata.yml`` writes one.
 """
 
 from __future__ import annotations

@@ -105,3 +105,33 @@ def test_an_infeasible_request_says_which_resource_is_short_and_where(rt, tmp_pa
     message = str(failed.value)
     assert "VNF 'vnf_firewall' (40 cores" in message and "fits on no PoP" in message, message
     assert all(f"pop{i} (pop-{i}) has 32 cores free" in message for i in range(3)), message
+
+
+FALLBACK_SCRIPT = """
+import json, sys
+import ray
+import mano
+mano.init()
+ray.kill(ray.get_actor("placement", namespace="mano"), no_restart=True)  # the plugin is gone for good
+svc = mano.instantiate(sys.argv[1])
+op = next(o for o in svc.operations if o.type.value == "instantiate")
+print(json.dumps({"status": svc.status, "placement": op.step("place").result["placement"]}))
+svc.terminate()
+mano.shutdown()
+"""
+
+
+def test_first_fit_answers_only_when_the_engine_cannot_and_the_record_says_why(tmp_path):
+    """With the Placement plugin gone, the executive's first fit still deploys the service, and
+    the place step records that it was first fit and why (never a silent fallback)."""
+    env = {**os.environ, "MANO_HOME": str(tmp_path / "home"), "MANO_DASHBOARD": "0",
+           "MANO_SPARE_SERVICE_ACTORS": "0", "MANO_SPARE_VNF_ACTORS": "0"}
+    for name in ("MANO_MONGO_URL", "MANO_RAY_ADDRESS", "MANO_TOPOLOGY"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-c", FALLBACK_SCRIPT, str(EXAMPLES / "sonata-demo")], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "READY"
+    assert outcome["placement"]["solver"] == "first fit"
+    assert outcome["placement"]["fallback"].startswith("placement plugin did not answer"), outcome
