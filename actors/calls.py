@@ -1,4 +1,11 @@
-"""Every Ray call goes through here (STYLE practice 6 and 13).
+"""Every Ray call goes through here (STYLE practice 6 and 13): no other module calls
+``.remote(``, ``ray.get`` or ``ray.wait`` (``tests/unit/test_layers.py`` checks it).
+
+* :func:`call` — a method of a named actor, with a timeout, retried while it restarts;
+* :func:`ask` — a method of an actor handle in hand, once, with a timeout;
+* :func:`tell` — a method without waiting for it (its ref, for a callback or :func:`wait`);
+* :func:`create` — start an actor; :func:`submit` — run a task; :func:`get`, :func:`gather`,
+  :func:`wait` — results; :func:`lookup` — a named actor, or None.
 
 ``call`` resolves a remote method with a timeout and retries while the target actor is
 restarting or was passivated (``get_handle`` re-creates it), and translates Ray's exceptions
@@ -71,6 +78,42 @@ def call(get_handle: Callable[[], Any], method: str, *args: Any, timeout: float 
             log.info("%s: actor unavailable, retry %d", label, attempt + 1)
             time.sleep(backoff_s * 2 ** attempt)
     raise AssertionError("unreachable")
+
+
+def ask(handle: Any, method: str, *args: Any, timeout: float | None, what: str, **kwargs: Any) -> Any:
+    """Call ``method`` on an actor handle once and wait for the answer (mano's exceptions)."""
+    return get(getattr(handle, method).remote(*args, **kwargs), timeout=timeout, what=what)
+
+
+def tell(handle: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call ``method`` on an actor handle without waiting: the answer's ref (fire and forget)."""
+    return getattr(handle, method).remote(*args, **kwargs)
+
+
+def create(actor_class: Any, *args: Any, **options: Any) -> Any:
+    """Start an actor of ``actor_class`` (a ``@ray.remote`` class) with Ray ``options``: its handle."""
+    return actor_class.options(**options).remote(*args)
+
+
+def submit(task: Any, *args: Any) -> Any:
+    """Run a ``@ray.remote`` function: its result's ref."""
+    return task.remote(*args)
+
+
+def wait(refs: Sequence[Any], *, timeout: float | None, num_returns: int | None = None) -> tuple[list, list]:
+    """``ray.wait``: (the refs done within ``timeout``, the others); all of them by default."""
+    if not refs:
+        return [], []
+    return ray.wait(list(refs), num_returns=len(refs) if num_returns is None else num_returns, timeout=timeout)
+
+
+def lookup(name: str) -> Any | None:
+    """The mano actor called ``name``, or None when there is none."""
+    from actors.naming import NAMESPACE
+    try:
+        return ray.get_actor(name, namespace=NAMESPACE)
+    except ValueError:
+        return None
 
 
 def gather(refs: Sequence[Any], *, timeout: float | None, what: str) -> list[tuple[Any, BaseException | None]]:

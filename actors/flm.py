@@ -1,14 +1,12 @@
-"""The function lifecycle manager actor: fans requests out to the VNF instance actors.
+"""The function lifecycle manager actor: the Ray shell over :class:`mano.lifecycle.functions.FunctionLifecycle`.
 
-It activates ``vnf:<uuid>`` actors (creating them, or finding them again after passivation;
-new VNF instances get the ids of warm spare actors, see ``actors.spares``) and runs a batch in
-parallel; a batch fails as a whole with every failure named, after all its calls have ended, so
-the caller's rollback knows what happened. Which VNF runs on its actor and which here is
-:func:`mano.lifecycle.hosting.host_vnf_call`; each call holds the VNF's lease either way.
+The core decides, per VNF, whether a call runs on the VNF's own actor or here, and runs the
+batch; this shell supplies the actors: it activates ``vnf:<uuid>`` actors (creating them, or
+finding them again after passivation; new VNF instances get the ids of warm spare actors, see
+``actors.spares``) and calls them in parallel, retrying those that were passivated meanwhile.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import ray
@@ -17,11 +15,8 @@ from actors import calls, naming, spares
 from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
-from mano.errors import ManoError
-from mano.lifecycle.hosting import Host, host_vnf_call
-from mano.lifecycle.local import raise_failures
+from mano.lifecycle.functions import FunctionLifecycle
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
-from mano.lifecycle.vnf import VnfController
 from mano.settings import Settings
 from mano.store.client import connect
 
@@ -34,25 +29,25 @@ class FunctionLifecycleManager(PluginActor):
     def __init__(self, settings: Settings):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
-        self._infrastructure = RayInfrastructure(settings)
-        self._leases = naming.actor_leases(self._store, settings)
-        self._pool = ThreadPoolExecutor(max_workers=settings.flm_threads, thread_name_prefix="vnf")
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
         size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0
-        self.spares = spares.SparePool(size, self._create_spare, lambda handle: handle.claim.remote(),
+        self.spares = spares.SparePool(size, self._create_spare, lambda handle: calls.tell(handle, "claim"),
                                        refill_delay_s=settings.spare_refill_delay_s,
                                        idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
+        self.core = FunctionLifecycle(self._store, RayInfrastructure(settings), naming.actor_leases(self._store, settings),
+                                      wait_s=settings.step_timeout_s, threads=settings.flm_threads,
+                                      has_actor=self._has_actor, on_actors=self._on_actors,
+                                      new_ids=self.spares.take_ids)
         self._start_plugin(settings)
         self.spares.fill()
 
     def _create_spare(self, vnf_instance_id: str) -> Any:
-        return VnfInstance.options(name=naming.vnf_actor(vnf_instance_id), namespace=naming.NAMESPACE,
-                                   lifetime="detached", max_restarts=-1).remote(
-            vnf_instance_id, self._settings, spare=True)
+        return calls.create(VnfInstance, vnf_instance_id, self._settings, True, name=naming.vnf_actor(vnf_instance_id),
+                            namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
 
     def new_instance_ids(self, count: int) -> list[str]:
         """Ids for ``count`` new VNF instances: those of warm spare actors first (actors/spares.py)."""
-        return self.spares.take_ids(count)
+        return self.core.new_instance_ids(count)
 
     def spare_ids(self) -> list[str]:
         return self.spares.ids()
@@ -65,59 +60,18 @@ class FunctionLifecycleManager(PluginActor):
         return self.spares.ids()
 
     def _vnf(self, vnf_instance_id: str) -> Any:
-        return VnfInstance.options(name=naming.vnf_actor(vnf_instance_id), namespace=naming.NAMESPACE,
-                                   get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
-            vnf_instance_id, self._settings)
-
-    def _batch(self, method: str, items: Sequence[Any], key: Any, arg: Any = lambda item: item, *,
-               activate: bool = False) -> list[Any]:
-        """Run ``method`` for every item in parallel; raise one error naming every failure.
-
-        ``activate``: single-VNF work on a VNF's own state (heal) activates its actor. Otherwise
-        a VNF whose actor is up (a warm spare it was deployed on, or an active one) is called
-        there and the others run here, so lifecycle work never waits for a worker process to
-        start: a burst of 50 instantiations with an actor start per VNF timed steps out, and
-        scaling 200 services out by one VNF each queued 200 process starts.
-        """
-        hosts = [host_vnf_call(has_actor=not activate and self._has_actor(item.vnf_instance_id), needs_actor=activate)
-                 for item in items]
-        on_actors = [i for i, host in enumerate(hosts) if host is Host.OWN_ACTOR]
-        here = [i for i, host in enumerate(hosts) if host is Host.MANAGER]
-        pending = self._pool.submit(self._in_process, method, [items[i] for i in here], arg) if here else None
-        outcomes: list[Any] = [None] * len(items)
-        for i, outcome in zip(on_actors, self._on_actors(method, [items[i] for i in on_actors], arg)):
-            outcomes[i] = outcome
-        for i, outcome in zip(here, pending.result() if pending else []):
-            outcomes[i] = outcome
-        raise_failures(method, len(items), [(key(item), error) for item, (_, error) in zip(items, outcomes)
-                                            if error is not None])
-        return [value for value, _ in outcomes]
+        return calls.create(VnfInstance, vnf_instance_id, self._settings, name=naming.vnf_actor(vnf_instance_id),
+                            namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
 
     def _has_actor(self, vnf_instance_id: str) -> bool:
         return calls.actor_exists(naming.vnf_actor(vnf_instance_id), naming.NAMESPACE)
 
-    def _in_process(self, method: str, items: Sequence[Any], arg: Any) -> list[tuple[Any, BaseException | None]]:
-        """Run items on VnfControllers here, in parallel threads. Each call holds its VNF's lease,
-        so calls on one VNF run one after the other, here or on its actor alike."""
-        def one(item: Any) -> Any:
-            core = VnfController(item.vnf_instance_id, self._store, self._infrastructure, leases=self._leases,
-                                 wait_s=self._settings.step_timeout_s)
-            return getattr(core, method)(arg(item))
-        futures = [self._pool.submit(one, item) for item in items]
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        for future in futures:
-            try:
-                outcomes.append((future.result(timeout=self._settings.step_timeout_s), None))
-            except ManoError as exc:
-                outcomes.append((None, exc))
-        return outcomes
-
-    def _on_actors(self, method: str, items: Sequence[Any], arg: Any) -> list[tuple[Any, BaseException | None]]:
+    def _on_actors(self, method: str, items: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
         """Call ``method`` on each item's VNF actor in parallel; retry items whose actor was gone."""
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(items)
         pending = list(range(len(items)))
         for attempt in range(3):
-            refs = [getattr(self._vnf(items[i].vnf_instance_id), method).remote(arg(items[i])) for i in pending]
+            refs = [calls.tell(self._vnf(items[i].vnf_instance_id), method, items[i]) for i in pending]
             retry = []
             for i, (value, error) in zip(pending, calls.gather(refs, timeout=self._settings.step_timeout_s,
                                                                what=f"vnf.{method}")):
@@ -130,23 +84,24 @@ class FunctionLifecycleManager(PluginActor):
             pending = retry
         return outcomes
 
+    # --- the Functions port: the core's ----------------------------------------------------
     def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
-        return self._batch("deploy", requests, lambda r: f"{r.vnf_id} ({r.vnf_instance_id})")
+        return self.core.deploy(requests)
 
     def start(self, actions: Sequence[FunctionAction]) -> None:
-        self._batch("start", actions, lambda a: a.vnf_instance_id)
+        self.core.start(actions)
 
     def stop(self, actions: Sequence[FunctionAction]) -> None:
-        self._batch("stop", actions, lambda a: a.vnf_instance_id)
+        self.core.stop(actions)
 
     def configure(self, actions: Sequence[FunctionAction]) -> None:
-        self._batch("configure", actions, lambda a: a.vnf_instance_id)
+        self.core.configure(actions)
 
     def remove(self, actions: Sequence[FunctionAction]) -> None:
-        self._batch("remove", actions, lambda a: a.vnf_instance_id)
+        self.core.remove(actions)
 
     def heal(self, action: FunctionAction) -> dict[str, Any]:
-        return self._batch("heal", [action], lambda a: a.vnf_instance_id, activate=True)[0]
+        return self.core.heal(action)
 
     def status(self, vnf_instance_id: str) -> str:
         return calls.call(lambda: self._vnf(vnf_instance_id), "status", timeout=self._settings.step_timeout_s)

@@ -8,7 +8,7 @@ from typing import Any
 
 import ray
 
-from actors import calls, naming
+from actors import calls, handles, naming
 from actors.plugin import PluginActor
 from mano.lifecycle.monitoring import MonitoringCore
 from mano.lifecycle.sm_payloads import monitor_payload
@@ -37,27 +37,24 @@ class Monitoring(PluginActor):
 
     def __init__(self, settings: Settings):
         self._store = connect(settings, stop_embedded_on_exit=False)
-        timeout = settings.step_timeout_s
-        self.core = MonitoringCore(
-            self._store,
-            stats=lambda vim, vnf: calls.call(calls.named(naming.INFRASTRUCTURE), "stats", vim, vnf, timeout=timeout),
-            status=lambda vim, vnf: calls.call(calls.named(naming.INFRASTRUCTURE), "vnf_status", vim, vnf, timeout=timeout),
-            request=self._request, monitor_ssm=self._monitor_ssm)
+        infrastructure = handles.InfrastructureAdaptor(timeout=settings.step_timeout_s)
+        self._slm = handles.Slm(timeout=30)
+        self.core = MonitoringCore(self._store, stats=infrastructure.stats, status=infrastructure.vnf_status,
+                                   request=self._request, monitor_ssm=self._monitor_ssm)
         self._lock = threading.Lock()
         self._start_plugin(settings)
         if settings.monitoring_period_s > 0:
             threading.Thread(target=self._loop, args=(settings.monitoring_period_s,), daemon=True).start()
 
     def _request(self, service_id: str, op_type: OperationType, params: dict) -> Any:
-        return calls.call(calls.named(naming.SLM), "request", service_id, op_type.value, params, timeout=30)
+        return self._slm.request(service_id, op_type.value, params)
 
     def _monitor_ssm(self, service_id: str, alert: dict) -> Any:
         """Give the alert to the service's monitor SSM when the SMR runs one; None otherwise."""
-        try:
-            smr = ray.get_actor(naming.SMR, namespace=naming.NAMESPACE)
-        except ValueError:
+        smr = calls.lookup(naming.SMR)
+        if smr is None:
             return None
-        outcome = calls.get(smr.ssm.remote(service_id, "monitor", monitor_payload(sdk_alert(alert))), timeout=30,
+        outcome = calls.ask(smr, "ssm", service_id, "monitor", monitor_payload(sdk_alert(alert)), timeout=30,
                             what="smr.ssm")
         if not getattr(outcome, "used", False):
             return None

@@ -12,7 +12,7 @@ import threading
 
 import ray
 
-from actors import calls, naming
+from actors import calls, handles, naming
 from actors import placement_search
 from actors.placement_search import ray_map
 from actors.plugin import PluginActor
@@ -48,8 +48,7 @@ class PlacementPlugin(PluginActor):
         """Start the search fan-out's task workers ahead of the first placement, but only on a
         substrate large enough to fan out: on a small one they would be processes for nothing."""
         try:
-            pops = calls.call(calls.named(naming.INFRASTRUCTURE), "list_pops", self._settings.default_vim,
-                              timeout=60, what="infrastructure.list_pops")
+            pops = handles.InfrastructureAdaptor(timeout=60).list_pops(self._settings.default_vim)
         except Exception:  # noqa: BLE001 - only a head start: the first large placement starts them anyway
             log.info("placement warm-up skipped: the infrastructure adaptor did not answer", exc_info=True)
             return
@@ -59,8 +58,7 @@ class PlacementPlugin(PluginActor):
 
     def _wan_links(self) -> tuple[WanLink, ...]:
         if self._wan is None:
-            self._wan = tuple(calls.call(calls.named(naming.INFRASTRUCTURE), "wan_links", timeout=60,
-                                         what="infrastructure.wan_links"))
+            self._wan = tuple(handles.InfrastructureAdaptor(timeout=60).wan_links())
         return self._wan
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
@@ -72,7 +70,7 @@ class PlacementPlugin(PluginActor):
         """
         with self._lock:
             reserved = self._pending.ids()
-            settled = calls.call(calls.named(naming.INFRASTRUCTURE), "settled", reserved, timeout=30) if reserved else ()
+            settled = handles.InfrastructureAdaptor(timeout=30).settled(reserved) if reserved else ()
             adjusted = dataclasses.replace(self._pending.apply(request, settled), links=self._wan_links())
             map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
             try:
@@ -96,10 +94,8 @@ class PlacementExecutive(PluginActor):
         self._start_plugin(settings)
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
-        plugin = lambda: ray.get_actor(naming.PLACEMENT, namespace=naming.NAMESPACE)  # noqa: E731
         try:
-            return calls.call(plugin, "place", request, timeout=self._settings.placement_timeout_s, retries=1,
-                              what="placement.place")
+            return handles.PlacementPlugin(timeout=self._settings.placement_timeout_s, retries=1).place(request)
         except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:
             log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
             return first_fit_outcome(request, f"placement plugin did not answer: {exc}")

@@ -28,6 +28,7 @@ from typing import Any
 import ray
 import ray.exceptions
 
+from actors import calls
 from mano import errors as mano_errors
 from placement import Mapping, PlacementPolicy, SearchSettings, Solver, place
 
@@ -52,7 +53,7 @@ def warm_up() -> None:
     the first large placement would otherwise wait for Ray to start them (2.5 s of a 1 s budget,
     measured on the SONATA demo over 1,000 PoPs)."""
     for _ in range(cluster_cpus() - 1):  # the caller runs one share itself
-        _run_chunk.remote(_import_search, [0])
+        calls.submit(_run_chunk, _import_search, [0])
 
 
 def cluster_cpus() -> int:
@@ -71,12 +72,12 @@ def ray_map(fn: Callable[[Any], Any], items: Iterable, *, chunks: int | None = N
         refs = []
         if chunks > 1:
             shared = ray.put(fn)
-            refs = [_run_chunk.remote(shared, items[k::chunks]) for k in range(1, chunks)]
+            refs = [calls.submit(_run_chunk, shared, items[k::chunks]) for k in range(1, chunks)]
         chunk_results = [[fn(item) for item in items[0::chunks]]]  # the caller's share, meanwhile
-        chunk_results += ray.get(refs)
-    except mano_errors.ManoError:
-        raise  # a placement error raised inside a task
-    except ray.exceptions.RayError as error:
+        chunk_results += calls.get(refs, timeout=None, what="placement search")
+    except mano_errors.PlacementError:
+        raise  # placement's own, raised inside a task: infeasible, bad input
+    except (mano_errors.ManoError, ray.exceptions.RayError) as error:  # calls' translation of Ray's failures
         raise ParallelSearchError(f"parallel placement search failed: {error}") from error
     results: list = [None] * len(items)
     for k, chunk in enumerate(chunk_results):

@@ -10,9 +10,7 @@ import logging
 import threading
 import time
 
-import ray
-
-from actors import naming
+from actors import handles, naming
 from mano.lifecycle.states import PluginState
 from mano.settings import Settings
 
@@ -33,12 +31,10 @@ class PluginActor:
     def _heartbeat_loop(self) -> None:
         while self._plugin_state != PluginState.STOPPED:
             try:
-                pm = ray.get_actor(naming.PLUGIN_MANAGER, namespace=naming.NAMESPACE)
+                pm = handles.PluginManager(timeout=10, retries=0)  # the loop itself tries again
                 if self._plugin_id is None:
-                    record = ray.get(pm.register.remote(self.plugin_name, self.plugin_version,
-                                                        self.plugin_description), timeout=10)
-                    self._plugin_id = record["id"]
-                ray.get(pm.heartbeat.remote(self._plugin_id, self._plugin_state.value), timeout=10)
+                    self._plugin_id = pm.register(self.plugin_name, self.plugin_version, self.plugin_description)["id"]
+                pm.heartbeat(self._plugin_id, self._plugin_state.value)
             except Exception as exc:  # noqa: BLE001 - the PM may be restarting; keep trying
                 log.debug("%s: heartbeat failed: %s", self.plugin_name, exc)
                 if "no plugin" in str(exc):

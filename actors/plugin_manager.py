@@ -8,7 +8,7 @@ from typing import Any
 
 import ray
 
-from actors import naming
+from actors import calls, handles, naming
 from mano.lifecycle.plugins import PluginRegistry
 from mano.lifecycle.states import PluginState
 from mano.settings import Settings
@@ -44,13 +44,11 @@ class PluginManager:
         """Send start/pause/stop to the plugin's actor, then record its new state."""
         target = self.core.command(plugin_id, command)
         record = self.core.get(plugin_id)
-        try:
-            actor = ray.get_actor(record.name, namespace=naming.NAMESPACE)
-        except ValueError:  # an external plugin that registered over AMQP: command it there
-            gateway = ray.get_actor(naming.GATEWAY, namespace=naming.NAMESPACE)
-            ray.get(gateway.send_lifecycle.remote(plugin_id, command), timeout=10)
+        actor = calls.lookup(record.name)
+        if actor is None:  # an external plugin that registered over AMQP: command it there
+            handles.Gateway(timeout=10, retries=0).send_lifecycle(plugin_id, command)
         else:
-            ray.get(actor.lifecycle.remote(target.value), timeout=10)
+            calls.ask(actor, "lifecycle", target.value, timeout=10, what=f"{record.name}.lifecycle")
         updated = self.core.set_state(plugin_id, target)
         self._announce()
         return updated.model_dump(mode="json")
@@ -69,7 +67,7 @@ class PluginManager:
         status = {r.id: r.model_dump(mode="json") for r in self.core.list()}
         for listener in list(self._listeners):
             try:
-                listener.plugin_status.remote(status)
+                calls.tell(listener, "plugin_status", status)
             except Exception:  # noqa: BLE001 - a gone listener must not break the registry
                 self._listeners.remove(listener)
 

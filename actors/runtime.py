@@ -68,14 +68,14 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
     handles = {}
     for name, cls in SINGLETONS:
         args: tuple[Any, ...] = (settings, list(pops) if pops else None) if cls is InfrastructureAdaptor else (settings,)
-        handles[name] = cls.options(name=name, namespace=naming.NAMESPACE, lifetime="detached",
-                                    get_if_exists=True).remote(*args)
-    calls.get([h.ping.remote() for h in handles.values()], timeout=timeout_s, what="runtime start")
+        handles[name] = calls.create(cls, *args, name=name, namespace=naming.NAMESPACE, lifetime="detached",
+                                     get_if_exists=True)
+    calls.get([calls.tell(h, "ping") for h in handles.values()], timeout=timeout_s, what="runtime start")
     return handles
 
 
 def handle(name: str) -> Any:
-    return ray.get_actor(name, namespace=naming.NAMESPACE)
+    return calls.named(name)()
 
 
 def call(name: str, method: str, *args: Any, timeout: float | None = 60.0, **kwargs: Any) -> Any:
@@ -93,7 +93,7 @@ def wait_on_operation(service_id: str, operation_id: str, timeout_s: float | Non
                 yield handle(name)  # never activates a passivated service
             except ValueError:
                 pass
-    return waiting.wait_for_operation(waiters(), operation_id, timeout_s, get=calls.get)
+    return waiting.wait_for_operation(waiters(), operation_id, timeout_s, ask=calls.ask)
 
 
 def actor_names() -> list[str]:

@@ -60,7 +60,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._leases = naming.actor_leases(self._store, settings)
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
         self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
-                                       lambda handle: handle.claim.remote(),
+                                       lambda handle: calls.tell(handle, "claim"),
                                        refill_delay_s=settings.spare_refill_delay_s,
                                        idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
         self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
@@ -138,16 +138,15 @@ class ServiceLifecycleManagerActor(PluginActor):
     def _activate(self, op: OperationRecord) -> None:
         if op.state.is_final or self.runs_here(op.id):
             return
-        handle = ServiceInstance.options(name=naming.service_actor(op.service_id), namespace=naming.NAMESPACE,
-                                         get_if_exists=True, lifetime="detached", max_restarts=-1).remote(
-            op.service_id, self._settings)
-        handle.run.remote(op.id)  # fire and forget: progress is on the operation record
+        handle = calls.create(ServiceInstance, op.service_id, self._settings, name=naming.service_actor(op.service_id),
+                              namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
+        calls.tell(handle, "run", op.id)  # fire and forget: progress is on the operation record
         with self._here_lock:
             if op.service_id in self._starting:
                 return
             self._starting.add(op.service_id)
         # Up once it answers (at once if it was up already); a dead one counts as up too.
-        handle.pid.remote().future().add_done_callback(lambda _done, sid=op.service_id: self._started(sid))
+        calls.tell(handle, "pid").future().add_done_callback(lambda _done, sid=op.service_id: self._started(sid))
 
     def _started(self, service_id: str) -> None:
         with self._here_lock:
@@ -199,9 +198,8 @@ class ServiceLifecycleManagerActor(PluginActor):
 
     # --- spares --------------------------------------------------------------------------
     def _create_spare(self, service_id: str) -> Any:
-        return ServiceInstance.options(name=naming.service_actor(service_id), namespace=naming.NAMESPACE,
-                                       lifetime="detached", max_restarts=-1).remote(
-            service_id, self._settings, spare=True)
+        return calls.create(ServiceInstance, service_id, self._settings, True, name=naming.service_actor(service_id),
+                            namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
 
     def spare_ids(self) -> list[str]:
         return self.spares.ids()

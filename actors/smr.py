@@ -90,18 +90,15 @@ class RayRunner:
 
     @staticmethod
     def _handle(name: str) -> Any | None:
-        try:
-            return ray.get_actor(name, namespace=naming.NAMESPACE)
-        except ValueError:
-            return None
+        return calls.lookup(name)
 
     def start(self, launch: SmLaunch, *, timeout: float) -> None:
         options = {"name": launch.name, "namespace": naming.NAMESPACE, "lifetime": "detached",
                    "get_if_exists": True}
-        handle = SmHost.options(**options).remote(launch.image, launch.context().model_dump(mode="json"),
-                                                  list(self._config.python_path))
+        handle = calls.create(SmHost, launch.image, launch.context().model_dump(mode="json"),
+                              list(self._config.python_path), **options)
         try:
-            info = calls.get(handle.ready.remote(), timeout=timeout, what=f"{launch.name}.ready")
+            info = calls.ask(handle, "ready", timeout=timeout, what=f"{launch.name}.ready")
         except ManoError as exc:
             self._kill(handle)
             raise SmStartError(f"did not start: {exc}") from None
@@ -115,7 +112,7 @@ class RayRunner:
         if handle is None:
             raise SmUnavailable(f"{launch.name} is not running")
         try:
-            return calls.get(handle.handle.remote(body), timeout=timeout, what=launch.name)
+            return calls.ask(handle, "handle", body, timeout=timeout, what=launch.name)
         except calls.ActorTimeout:
             raise SmCallTimeout(f"{launch.name}: no answer within {timeout:g} s") from None
         except calls.ActorUnavailable as exc:
@@ -129,7 +126,7 @@ class RayRunner:
             return False
         try:
             ping = {"ssm_type": PING, "fsm_type": PING}
-            calls.get(handle.handle.remote(ping), timeout=5.0, what=launch.name)
+            calls.ask(handle, "handle", ping, timeout=5.0, what=launch.name)
         except calls.ActorUnavailable:
             return False
         except ManoError:
@@ -140,7 +137,7 @@ class RayRunner:
         handle = self._handle(launch.name)
         if handle is not None:
             try:  # on_stop, briefly; a hung SM is killed anyway
-                ray.wait([handle.shutdown.remote()], timeout=_GRACEFUL_STOP_S)
+                calls.wait([calls.tell(handle, "shutdown")], timeout=_GRACEFUL_STOP_S)
             except Exception:  # noqa: BLE001
                 pass
             self._kill(handle)

@@ -121,12 +121,10 @@ def warm_up(actor_names: tuple[str, ...]) -> None:
     fresh service actor took ~25 ms longer than on a used one).
     """
     def run() -> None:
-        import ray
-
-        from actors import naming
+        from actors import calls
         for name in actor_names:
             try:
-                ray.get(ray.get_actor(name, namespace=naming.NAMESPACE).ping.remote(), timeout=30)
+                calls.call(calls.named(name), "ping", timeout=30, retries=0, what=f"{name}.ping")
             except Exception:  # noqa: BLE001 - only an optimisation: the real call retries
                 log.debug("warm-up ping of %s failed", name, exc_info=True)
     threading.Thread(target=run, name="spare-warm-up", daemon=True).start()
@@ -149,18 +147,14 @@ def stop_unclaimed(kind: str, *, timeout_s: float = 5.0) -> list[str]:
     from actors import naming
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
              if a.get("namespace") == naming.NAMESPACE and a["name"].startswith(f"{kind}:")]
-    handles = {}
-    for name in names:
-        try:
-            handles[name] = ray.get_actor(name, namespace=naming.NAMESPACE)
-        except ValueError:
-            continue  # gone meanwhile
-    refs = {h.unclaimed.remote(): name for name, h in handles.items()}
-    answered, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s) if refs else ([], [])
+    from actors import calls
+    handles = {name: h for name in names if (h := calls.lookup(name)) is not None}  # some may be gone meanwhile
+    refs = {calls.tell(h, "unclaimed"): name for name, h in handles.items()}
+    answered, _ = calls.wait(list(refs), timeout=timeout_s)
     stopped = []
     for ref in answered:
         try:
-            unclaimed = ray.get(ref)
+            unclaimed = calls.get(ref, timeout=0, what=f"{refs[ref]}.unclaimed")
         except Exception:  # noqa: BLE001 - dead or restarting: not a waiting spare
             continue
         if unclaimed:

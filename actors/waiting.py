@@ -74,11 +74,11 @@ class RunEnded:
 
 
 def wait_for_operation(waiters: Iterable[Any], operation_id: str, timeout_s: float | None, *,
-                       get: Callable[..., Any]) -> bool:
+                       ask: Callable[..., Any]) -> bool:
     """Block on the actors that may run the operation until it is final.
 
     ``waiters`` are the actor handles to ask, in order (the service actor if it is active,
-    then the SLM; an iterator, so that each is looked up only if needed); ``get`` is :func:`actors.calls.get`. True once an actor said the operation is
+    then the SLM; an iterator, so that each is looked up only if needed); ``ask`` is :func:`actors.calls.ask`. True once an actor said the operation is
     final; False when none could tell (none runs it, or the timeout passed): the caller then
     reads or polls the record.
     """
@@ -87,7 +87,7 @@ def wait_for_operation(waiters: Iterable[Any], operation_id: str, timeout_s: flo
         while deadline is None or time.monotonic() < deadline:
             step = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
             try:
-                answer = get(actor.wait_for.remote(operation_id, step), timeout=step + 10, what="wait")
+                answer = ask(actor, "wait_for", operation_id, step, timeout=step + 10, what="wait")
             except ManoError:
                 break  # that actor is gone: ask the next one
             if answer in (ELSEWHERE, UNKNOWN):

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import ray
 
-from actors import calls, naming
+from actors import calls, handles, naming
 from actors.runtime import init_ray
 from actors.plugin import PluginActor
 from mano.gateway import northbound as nb
@@ -33,19 +33,6 @@ PM_TOPIC = "platform.management.plugin"
 
 
 
-class RaySlm:
-    """The SLM port of the gateway core: remote calls to the SLM actor."""
-
-    def __init__(self, timeout: float):
-        self._timeout = timeout
-
-    def instantiate(self, nsd: Any, vnfds: Any, **kwargs: Any) -> dict:
-        return calls.call(calls.named(naming.SLM), "instantiate", nsd, vnfds, timeout=self._timeout, **kwargs)
-
-    def request(self, service_id: str, op_type: str, params: Any, **kwargs: Any) -> dict:
-        return calls.call(calls.named(naming.SLM), "request", service_id, op_type, params, timeout=self._timeout, **kwargs)
-
-
 @ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1)
 class Gateway(PluginActor):
     plugin_name = naming.GATEWAY
@@ -56,7 +43,7 @@ class Gateway(PluginActor):
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.bus = Bus(settings, app_id=APP_ID, name="mano-gateway", workers=32,
                        exchange_durable=settings.exchange_durable).start(wait=False)
-        self.core = GatewayCore(RaySlm(settings.step_timeout_s), self._store, self._publish)
+        self.core = GatewayCore(handles.Slm(timeout=settings.step_timeout_s), self._store, self._publish)
         queue_prefix = f"mano.gateway.{settings.exchange}"
         for topic in nb.NORTHBOUND_TOPICS:
             self.bus.subscribe(topic, self._on_northbound, queue=f"{queue_prefix}.{topic}", durable=True,
@@ -69,8 +56,7 @@ class Gateway(PluginActor):
         threading.Thread(target=self._watch, args=(poll_s,), name="final-replies", daemon=True).start()
         self._start_plugin(settings)
         try:
-            calls.call(calls.named(naming.PLUGIN_MANAGER), "subscribe", ray.get_runtime_context().current_actor,
-                       timeout=10)
+            handles.PluginManager(timeout=10).subscribe(ray.get_runtime_context().current_actor)
         except Exception:  # noqa: BLE001 - status broadcasts are best effort
             log.warning("cannot subscribe to plugin status changes", exc_info=True)
 
@@ -108,8 +94,9 @@ class Gateway(PluginActor):
     def _on_register(self, message: Message, _delivery: Any) -> None:
         body = message.body or {}
         try:
-            record = calls.call(calls.named(naming.PLUGIN_MANAGER), "register", str(body.get("name") or ""),
-                                str(body.get("version") or ""), str(body.get("description") or ""), timeout=10)
+            record = handles.PluginManager(timeout=10).register(str(body.get("name") or ""),
+                                                                 str(body.get("version") or ""),
+                                                                 str(body.get("description") or ""))
             reply = {"status": "OK", "name": record["name"], "version": record["version"],
                      "description": record["description"], "uuid": record["id"], "error": None}
         except Exception as exc:  # noqa: BLE001 - the registering plugin gets the reason
@@ -119,13 +106,12 @@ class Gateway(PluginActor):
     def _on_deregister(self, message: Message, _delivery: Any) -> None:
         plugin_id = (message.body or {}).get("uuid")
         if plugin_id:
-            calls.call(calls.named(naming.PLUGIN_MANAGER), "deregister", str(plugin_id), timeout=10)
+            handles.PluginManager(timeout=10).deregister(str(plugin_id))
 
     def _on_heartbeat(self, message: Message, _delivery: Any) -> None:
         body = message.body or {}
         if body.get("uuid") and body.get("state"):
-            calls.call(calls.named(naming.PLUGIN_MANAGER), "heartbeat", str(body["uuid"]), str(body["state"]).upper(),
-                       timeout=10)
+            handles.PluginManager(timeout=10).heartbeat(str(body["uuid"]), str(body["state"]).upper())
 
     def plugin_status(self, plugin_dict: dict) -> None:
         """Called by the plugin manager on every state change: SONATA's status broadcast."""
@@ -142,12 +128,11 @@ class Gateway(PluginActor):
         if not service_id:
             log.warning("monitoring alert without serviceID dropped: %s", str(alert)[:200])
             return
-        try:
-            handle = ray.get_actor(naming.MONITORING, namespace=naming.NAMESPACE)
-        except ValueError:
+        handle = calls.lookup(naming.MONITORING)
+        if handle is None:
             log.info("alert for %s: no monitoring actor running", service_id)
             return
-        handle.alert.remote(str(service_id), alert)
+        calls.tell(handle, "alert", str(service_id), alert)
 
     def stop_bus(self) -> None:
         self.bus.stop()
@@ -156,7 +141,7 @@ class Gateway(PluginActor):
 def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:
     """Start (or find) the AMQP gateway actor; needs the broker at ``settings.broker_url``."""
     init_ray(settings)
-    gateway = Gateway.options(name=naming.GATEWAY, namespace=naming.NAMESPACE, lifetime="detached",
-                              get_if_exists=True).remote(settings)
-    calls.get(gateway.ping.remote(), timeout=timeout_s, what="gateway start")
+    gateway = calls.create(Gateway, settings, name=naming.GATEWAY, namespace=naming.NAMESPACE, lifetime="detached",
+                           get_if_exists=True)
+    calls.ask(gateway, "ping", timeout=timeout_s, what="gateway start")
     return gateway

@@ -7,42 +7,15 @@ failure, so a caller knows all that happened before it rolls back.
 """
 from __future__ import annotations
 
-import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Mapping, Sequence
 
-from mano.errors import ManoError, StepFailedError
+from mano.errors import ManoError
 from mano.lifecycle.first_fit import first_fit_outcome
+from mano.lifecycle.functions import FunctionLifecycle
 from mano.lifecycle.lease import Holder, InstanceLeases
-from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementOutcome, PlacementRequest
-from mano.lifecycle.vnf import VnfController
+from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
 from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def run_all(items: Sequence[T], call: Callable[[T], R], what: str, key: Callable[[T], str]) -> list[R]:
-    """Call ``call`` on every item; raise one StepFailedError listing all failures."""
-    results: list[R] = []
-    errors: list[tuple[str, ManoError]] = []
-    for item in items:
-        try:
-            results.append(call(item))
-        except ManoError as exc:
-            errors.append((key(item), exc))
-    raise_failures(what, len(items), errors)
-    return results
-
-
-def raise_failures(what: str, total: int, errors: Sequence[tuple[str, BaseException]]) -> None:
-    """One StepFailedError for a batch, retryable only if every failure is."""
-    if not errors:
-        return
-    failures = [f"{name}: {exc}" for name, exc in errors]
-    retryable = all(isinstance(e, ManoError) and e.retryable for _, e in errors)
-    raise StepFailedError(f"{what} failed for {len(failures)} of {total}: " + "; ".join(failures),
-                          failures, retryable=retryable)
 
 
 class LocalVim:
@@ -93,44 +66,12 @@ class LocalVim:
         return settled
 
 
-class LocalFunctions:
-    """The FLM in-process: one VnfController per VNF instance, called in turn."""
+class LocalFunctions(FunctionLifecycle):
+    """The FLM in-process: the FLM's core with every VNF call made here, one at a time."""
 
     def __init__(self, store: Any, vim: LocalVim, leases: InstanceLeases | None = None):
-        self.store = store
+        super().__init__(store, vim, leases or InstanceLeases(store.leases, Holder.this_process()))
         self.vim = vim
-        self.leases = leases or InstanceLeases(store.leases, Holder.this_process())
-
-    def vnf(self, vnf_instance_id: str) -> VnfController:
-        return VnfController(vnf_instance_id, self.store, self.vim, leases=self.leases)
-
-    def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
-        return run_all(requests, lambda r: self.vnf(r.vnf_instance_id).deploy(r), "deploy",
-                       lambda r: f"{r.vnf_id} ({r.vnf_instance_id})")
-
-    def _each(self, name: str, actions: Sequence[FunctionAction]) -> None:
-        run_all(actions, lambda a: getattr(self.vnf(a.vnf_instance_id), name)(a), name, lambda a: a.vnf_instance_id)
-
-    def start(self, actions: Sequence[FunctionAction]) -> None:
-        self._each("start", actions)
-
-    def stop(self, actions: Sequence[FunctionAction]) -> None:
-        self._each("stop", actions)
-
-    def configure(self, actions: Sequence[FunctionAction]) -> None:
-        self._each("configure", actions)
-
-    def remove(self, actions: Sequence[FunctionAction]) -> None:
-        self._each("remove", actions)
-
-    def heal(self, action: FunctionAction) -> dict[str, Any]:
-        return self.vnf(action.vnf_instance_id).heal(action)
-
-    def status(self, vnf_instance_id: str) -> str:
-        return self.vnf(vnf_instance_id).vim_status()
-
-    def new_instance_ids(self, count: int) -> list[str]:
-        return [str(uuid.uuid4()) for _ in range(count)]
 
 
 class FirstFitPlacement:

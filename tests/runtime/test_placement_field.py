@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def test_an_infeasible_request_says_which_resource_is_short_and_where(rt, tmp_pa
         mano.instantiate(service)
     message = str(failed.value)
     assert "VNF 'vnf_firewall' (40 cores" in message and "fits on no PoP" in message, message
-    assert all(f"pop{i} (pop-{i}) has 32 cores free" in message for i in range(3)), message
+    # each PoP named with what it has free (other tests' services may hold some of its 32 cores)
+    assert all(re.search(rf"pop{i} \(pop-{i}\) has \d+ cores free", message) for i in range(3)), message
 
 
 FALLBACK_SCRIPT = """

@@ -84,3 +84,30 @@ def test_no_import_cycles_between_modules():
             (child(package, a), child(package, b), f"{a} -> {b} (line {lines(a, b)})")
             for a, b in imports if child(package, a) and child(package, b))]
     assert not found, "import cycles:\n" + "\n".join(found)
+
+
+def test_every_ray_call_goes_through_actors_calls():
+    """``.remote(...)``, ``ray.get``, ``ray.wait`` and ``ray.get_actor`` appear in actors/calls.py
+    only: one place translates Ray's failures, applies timeouts and retries (a call made
+    elsewhere once turned a restarting actor into an immediate failure). ``@ray.remote`` on a
+    class or function declares an actor or task; it is not a call."""
+    import ast
+
+    offenders = []
+    for path in sorted(p for root in ("mano", "actors", "placement", "ssm") for p in (REPO / root).rglob("*.py")):
+        if path == REPO / "actors" / "calls.py":
+            continue
+        tree = ast.parse(path.read_text())
+        decorators = {id(d) for node in ast.walk(tree)
+                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                      for d in node.decorator_list}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or id(node) in decorators:
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and (
+                    func.attr == "remote"
+                    or (func.attr in ("get", "wait", "get_actor") and isinstance(func.value, ast.Name)
+                        and func.value.id == "ray")):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {ast.unparse(func)}")
+    assert offenders == [], "call Ray through actors.calls: " + ", ".join(offenders)

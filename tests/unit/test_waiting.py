@@ -63,9 +63,8 @@ def test_a_run_ending_between_the_read_and_the_wait_is_not_missed():
 class _Actor:
     def __init__(self, *answers):
         self.answers, self.asked = list(answers), 0
-        self.wait_for = self
 
-    def remote(self, operation_id, step):
+    def wait_for(self, operation_id, step):
         self.asked += 1
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -73,21 +72,22 @@ class _Actor:
         return answer
 
 
-def _get(ref, **_):
-    return ref
+def _ask(actor, method, *args, **_):
+    """calls.ask without Ray: the method of a plain object."""
+    return getattr(actor, method)(*args)
 
 
 def test_the_caller_asks_the_next_actor_when_one_cannot_tell():
     service, slm = _Actor(waiting.ELSEWHERE), _Actor(waiting.TIMEOUT, "COMPLETED")
-    assert waiting.wait_for_operation(iter([service, slm]), "op-1", 60, get=_get) is True
+    assert waiting.wait_for_operation(iter([service, slm]), "op-1", 60, ask=_ask) is True
     assert (service.asked, slm.asked) == (1, 2)
 
 
 def test_the_caller_gives_up_to_polling_when_no_actor_can_tell():
     gone, slm = _Actor(ManoError("actor unavailable")), _Actor(waiting.ELSEWHERE)
-    assert waiting.wait_for_operation(iter([gone, slm]), "op-1", 60, get=_get) is False
-    assert waiting.wait_for_operation(iter([_Actor(waiting.UNKNOWN)]), "op-1", 60, get=_get) is False
-    assert waiting.wait_for_operation(iter([]), "op-1", 60, get=_get) is False
+    assert waiting.wait_for_operation(iter([gone, slm]), "op-1", 60, ask=_ask) is False
+    assert waiting.wait_for_operation(iter([_Actor(waiting.UNKNOWN)]), "op-1", 60, ask=_ask) is False
+    assert waiting.wait_for_operation(iter([]), "op-1", 60, ask=_ask) is False
 
 
 def test_later_actors_are_not_looked_up_once_one_answered():
@@ -97,5 +97,5 @@ def test_later_actors_are_not_looked_up_once_one_answered():
         for name, actor in (("service", _Actor("COMPLETED")), ("slm", _Actor("COMPLETED"))):
             looked_up.append(name)
             yield actor
-    assert waiting.wait_for_operation(waiters(), "op-1", 60, get=_get) is True
+    assert waiting.wait_for_operation(waiters(), "op-1", 60, ask=_ask) is True
     assert looked_up == ["service"]
