@@ -74,7 +74,7 @@ def _hog() -> None:
 def write_topology(source: str, folder: Path) -> tuple[Path, int]:
     import yaml
     from placement.topology import Capacity, load_substrate, to_sonata
-    substrate = load_substrate(source, Capacity(cores=64, usage=0.5, seed=0))
+    substrate = load_substrate(source, Capacity(cores=64, usage=0.5, bandwidth_mbps=10_000.0, seed=0))
     path = folder / (source.replace(":", "-") + ".yml")
     path.write_text(yaml.dump(to_sonata(substrate), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)))
     return path, len(substrate.pops)

@@ -50,17 +50,20 @@ class Capacity:
 
     ``cores`` None keeps a generated substrate's own (varied) capacities; a real graph has none,
     so it gets :data:`DEFAULT_CORES`. ``usage``: each PoP's used share is drawn uniformly from
-    [0, usage], seeded.
+    [0, usage], seeded. ``bandwidth_mbps`` None keeps a generated substrate's own (varied) link
+    bandwidth; a real graph gets :data:`DEFAULT_BANDWIDTH_MBPS`. The two are independent: a
+    bandwidth given alone applies to a generated substrate's links all the same.
     """
 
     cores: float | None = None
     memory_per_core_gb: float = 4.0
     usage: float = 0.5
-    bandwidth_mbps: float = 10_000.0
+    bandwidth_mbps: float | None = None
     seed: int = 0
 
 
 DEFAULT_CORES = 64.0
+DEFAULT_BANDWIDTH_MBPS = 10_000.0
 
 
 def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -124,6 +127,7 @@ def real_substrate(source: str, capacity: Capacity = Capacity()) -> Substrate:
                    source.partition(":")[2].replace("/", "-"))
     cores = capacity.cores if capacity.cores is not None else DEFAULT_CORES
     memory = cores * capacity.memory_per_core_gb
+    bandwidth = DEFAULT_BANDWIDTH_MBPS if capacity.bandwidth_mbps is None else capacity.bandwidth_mbps
     usage = _usage(rng, capacity, len(nodes))
     uuid_of, pops = {}, []
     for i, (node, name, region) in enumerate(zip(nodes, names, regions)):
@@ -139,21 +143,24 @@ def real_substrate(source: str, capacity: Capacity = Capacity()) -> Substrate:
         km = data.get("dist")
         if km is None:
             km = haversine_km(tuple(graph.nodes[a].get("pos", (0, 0))), tuple(graph.nodes[b].get("pos", (0, 0))))
-        links.append((uuid_of[a], uuid_of[b], capacity.bandwidth_mbps, fibre_latency_ms(float(km))))
+        links.append((uuid_of[a], uuid_of[b], bandwidth, fibre_latency_ms(float(km))))
     return Substrate.from_pops(pops, links)
 
 
 def _with_capacity(substrate: Substrate, capacity: Capacity) -> Substrate:
-    """A generated substrate with the caller's capacities (when given) and link bandwidth."""
-    if capacity.cores is None:
+    """A generated substrate with the caller's capacities and link bandwidth, each when given."""
+    if capacity.cores is None and capacity.bandwidth_mbps is None:
         return substrate
-    rng = np.random.default_rng(capacity.seed)
     pops = substrate.pops
-    usage = _usage(rng, capacity, len(pops))
-    memory = capacity.cores * capacity.memory_per_core_gb
-    pops = [dataclasses.replace(p, cores_total=capacity.cores, cores_used=float(round(capacity.cores * u)),
-                                memory_total=memory, memory_used=round(memory * u, 1)) for p, u in zip(pops, usage)]
-    links = [(a, b, capacity.bandwidth_mbps, d["latency"]) for a, b, d in substrate.graph.edges(data=True)]
+    if capacity.cores is not None:
+        rng = np.random.default_rng(capacity.seed)
+        usage = _usage(rng, capacity, len(pops))
+        memory = capacity.cores * capacity.memory_per_core_gb
+        pops = [dataclasses.replace(p, cores_total=capacity.cores, cores_used=float(round(capacity.cores * u)),
+                                    memory_total=memory, memory_used=round(memory * u, 1))
+                for p, u in zip(pops, usage)]
+    links = [(a, b, d["bandwidth"] if capacity.bandwidth_mbps is None else capacity.bandwidth_mbps, d["latency"])
+             for a, b, d in substrate.graph.edges(data=True)]
     return Substrate.from_pops(pops, links)
 
 
@@ -195,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"cores per PoP (default: {DEFAULT_CORES:g} on real graphs, varied on generated ones)")
     parser.add_argument("--memory-per-core", type=float, default=4.0, help="GB of memory per core (default 4)")
     parser.add_argument("--usage", type=float, default=0.5, help="each PoP's used share is drawn from [0, usage]")
-    parser.add_argument("--bandwidth", type=float, default=10_000.0, help="WAN link bandwidth, Mbps (default 10,000)")
+    parser.add_argument("--bandwidth", type=float, default=None,
+                        help=f"WAN link bandwidth, Mbps (default {DEFAULT_BANDWIDTH_MBPS:,.0f} on real graphs, "
+                             "varied on generated ones)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", help="file to write (default: standard output)")
     args = parser.parse_args(argv)

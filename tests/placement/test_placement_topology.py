@@ -44,6 +44,23 @@ def test_every_source_kind_gives_a_connected_substrate(source, nodes):
 def test_a_generated_substrate_keeps_its_own_varied_capacities_unless_told():
     varied = load_substrate("generated:50")
     assert len({p.cores_total for p in varied.pops}) > 1
+    assert len({d["bandwidth"] for _, _, d in varied.graph.edges(data=True)}) > 1
+
+
+@pytest.mark.parametrize("cores", [None, 16.0])
+def test_a_bandwidth_given_applies_to_every_generated_link_with_or_without_cores(cores):
+    # It was ignored unless --cores was given too.
+    varied = load_substrate("generated:50")
+    told = load_substrate("generated:50", Capacity(cores=cores, bandwidth_mbps=40_000.0))
+    assert {d["bandwidth"] for _, _, d in told.graph.edges(data=True)} == {40_000.0}
+    assert ([p.cores_total for p in told.pops] == [p.cores_total for p in varied.pops]) is (cores is None)
+
+
+def test_the_cli_writes_the_bandwidth_it_was_given_on_a_generated_substrate(tmp_path):
+    out = tmp_path / "generated.yml"
+    assert main(["generated:30", "--bandwidth", "2500", "-o", str(out)]) == 0
+    qos = yaml.safe_load(out.read_text())["wims"][0]["qos"]
+    assert {link["bandwidth"] for link in qos} == {2500.0}
 
 
 @pytest.mark.parametrize("source, words", [("zoo:NoSuchNetwork", "topohub has no topology 'topozoo/NoSuchNetwork'"),
