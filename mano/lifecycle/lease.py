@@ -17,6 +17,12 @@ call on the same instance from the same host (a VNF's start right after its depl
 operation of a service) takes it again without a store round trip. Another host waits at most
 that long longer; a crash leaves it to expire like any held lease.
 
+While a keeper holds a lease without a break (taken once, then reused while it lingers), no
+other activation can have written the instance's records: it may keep the last record it read
+or wrote (:meth:`InstanceLeases.remember`, :meth:`InstanceLeases.known`) and act on it without
+reading it again, as a virtual actor's activation owns its state. The copy is dropped whenever
+the lease is taken anew from the store, given back in the store, or lost.
+
 A holder is an identity plus an incarnation. A Ray actor restarted after a crash keeps its
 identity (its actor id) in a new process: it may take its own unreleased lease over at once,
 instead of waiting for it to expire (Ray runs one incarnation of an actor at a time; the
@@ -96,6 +102,7 @@ class InstanceLeases:
         self._poll_s = poll_s
         self._held: dict[str, LeaseRecord] = {}  # taken in the store: in use, or lingering
         self._lingering: dict[str, float] = {}   # given back by its call: release due (monotonic)
+        self._known: dict[str, object] = {}      # the holder's copy of the instance's record
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
         self._wake = threading.Event()
@@ -123,6 +130,7 @@ class InstanceLeases:
                 del self._held[key]  # it expired while it lingered (renewals failed): take it anew
             elif held is not None:
                 raise LeaseHeldError(f"{key} is run by another call of this activation")
+            self._known.pop(key, None)  # taken anew: another activation may have written since
         now = self._clock()
         taken = self._repo.take(key, holder=self.holder.identity, incarnation=self.holder.incarnation,  # type: ignore[attr-defined]
                                 now=now, ttl_s=self.ttl_s)
@@ -157,6 +165,7 @@ class InstanceLeases:
         with self._lock:
             record = self._held.pop(key, None)
             self._lingering.pop(key, None)
+            self._known.pop(key, None)
         for _ in range(3):  # a renewal may have written it meanwhile
             if record is None:
                 return
@@ -185,13 +194,19 @@ class InstanceLeases:
         ``fence(token)`` runs when the lease was taken over, before the block: it must raise
         the token on the instance's records.
         """
-        grant = self.acquire_within(key, wait_s)
+        with self.holding(self.acquire_within(key, wait_s), fence=fence) as token:
+            yield token
+
+    @contextlib.contextmanager
+    def holding(self, grant: Grant, *, fence: Callable[[int], None] = lambda token: None) -> Iterator[int]:
+        """:meth:`hold` for a lease already taken (``grant``): fence if it was taken over, give
+        it back after the block."""
         try:
             if grant.took_over:
                 fence(grant.token)
             yield grant.token
         finally:
-            self.release(key)
+            self.release(grant.key)
 
     def acquire_within(self, key: str, wait_s: float) -> Grant:
         deadline = time.monotonic() + wait_s
@@ -207,6 +222,22 @@ class InstanceLeases:
         """The lease on ``key`` if some activation holds it now."""
         current = self._repo.find_one(key)  # type: ignore[attr-defined]
         return None if current is None or self._free(current, self._clock()) else current
+
+    def remember(self, key: str, record: object) -> None:
+        """Keep ``record`` (the instance's, as just read or written) while this keeper holds
+        the lease on ``key`` without a break; nothing if it does not hold it."""
+        with self._lock:
+            if key in self._held:
+                self._known[key] = record
+
+    def known(self, key: str) -> object | None:
+        """The record remembered under the lease on ``key``, if this keeper still holds it (in
+        use or lingering, unexpired): no other activation can have written it since."""
+        with self._lock:
+            held = self._held.get(key)
+            if held is None or held.expires_at <= self._clock():
+                return None
+            return self._known.get(key)
 
     def holds(self, key: str) -> bool:
         """True while a call of this keeper runs under the lease on ``key`` (not lingering)."""
@@ -274,6 +305,7 @@ class InstanceLeases:
                     if current is None:
                         log.warning("%s: lease lost to another activation; its writes will be refused", key)
                         del self._held[key]
+                        self._known.pop(key, None)
                     else:
                         self._held[key] = current  # renewed next pass
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mano.errors import LeaseHeldError
 from mano.lifecycle.lease import InstanceLeases, service_key
 from mano.lifecycle.ports import Functions, Infrastructure, Placement
 from mano.lifecycle.states import (SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState,
@@ -60,10 +61,19 @@ class ServiceController:
             LeaseHeldError: another activation runs this service now.
             FencedOutError: the lease was taken over while this one ran (this host stalled).
         """
-        op = self.store.operations.get(operation_id)
-        if op.state.is_final:
-            return op
-        with self.leases.hold(service_key(self.service_id), wait_s=self._lease_wait_s, fence=self._fence) as token:
+        key = service_key(self.service_id)
+        try:
+            grant = self.leases.acquire(key)
+        except LeaseHeldError:
+            # Another host runs the service: if it has finished this operation, that is the answer
+            # (a repeated request); else wait a moment for it to hand the lease over.
+            op = self.store.operations.get(operation_id)
+            if op.state.is_final:
+                return op
+            grant = self.leases.acquire_within(key, self._lease_wait_s)
+        # The operation is read once, under the lease: read before it, it could be moved on by
+        # the host that held the lease until then.
+        with self.leases.holding(grant, fence=self._fence) as token:
             store = self.store.fenced(token)
             self.workflows.store = store
             try:
@@ -79,7 +89,7 @@ class ServiceController:
         self.workflows.use(None)  # its copy of the service record predates the fence
 
     def _run(self, store: Any, operation_id: str) -> OperationRecord:
-        op = store.operations.get(operation_id)  # again: the previous holder may have moved it on
+        op = store.operations.get(operation_id)
         if op.state.is_final:
             return op
         record = store.services.find_one(self.service_id)

@@ -7,7 +7,9 @@ is deployed returns its record, removing a removed one does nothing.
 Every lifecycle call holds the VNF's lease (:mod:`mano.lifecycle.lease`) and writes the VNFR
 fenced with its token, whichever process runs it (the VNF's actor, the FLM, a test): calls on
 one VNF from two hosts run one after the other, and a host that stalled past its lease cannot
-write over its successor.
+write over its successor. While a host keeps the lease (a VNF's start right after its deploy,
+its remove after its stop), it keeps the VNFR it last wrote and acts on that copy instead of
+reading it again: no one else can have written it meanwhile.
 """
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ class VnfController:
         keeper (default: one for this process); ``wait_s``: how long a call waits for the lease
         while another host works on this VNF (long enough for a dead holder's lease to expire)."""
         self.id = vnf_instance_id
+        self._key = vnf_key(vnf_instance_id)
         self._vnfrs = store.vnfr
         self._vim = vim
         self.leases = leases or InstanceLeases.private(store.leases)
@@ -68,8 +71,17 @@ class VnfController:
     def _leased(self) -> Iterator[Any]:
         """Hold the VNF's lease; yields the VNFR repository fenced with its token."""
         fence = lambda token: self._vnfrs.raise_fence({"id": self.id}, token)  # noqa: E731
-        with self.leases.hold(vnf_key(self.id), wait_s=self._wait_s, fence=fence) as token:
+        with self.leases.hold(self._key, wait_s=self._wait_s, fence=fence) as token:
             yield self._vnfrs.fenced(token)
+
+    def _current(self, vnfrs: Any) -> VnfrRecord | None:
+        """The VNFR: the copy kept under the lease this host still holds, else the store's."""
+        known = self.leases.known(self._key)
+        return known if known is not None else vnfrs.find_one(self.id)  # type: ignore[return-value]
+
+    def _kept(self, record: VnfrRecord) -> VnfrRecord:
+        self.leases.remember(self._key, record)
+        return record
 
     def record(self) -> VnfrRecord:
         try:
@@ -79,7 +91,7 @@ class VnfController:
 
     def deploy(self, req: FunctionDeployment) -> dict[str, Any]:
         with self._leased() as vnfrs:
-            existing = vnfrs.find_one(self.id)
+            existing = self._current(vnfrs)
             if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
                 return existing.to_sonata()  # already deployed: idempotent
             deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
@@ -93,16 +105,17 @@ class VnfController:
                 # A twin call (a resumed workflow racing the original) wrote first; the VIM
                 # deployment is idempotent by instance id, so its record describes the same VNF.
                 stored = vnfrs.get(self.id)
-            return stored.to_sonata()
+            return self._kept(stored).to_sonata()
 
     def _move(self, vnfrs: Any, target: VnfState, *, current: VnfrRecord | None = None,
               **changes: Any) -> VnfrRecord:
-        """Move the VNFR to ``target``; ``current``: a copy just read, to save reading it again."""
+        """Move the VNFR to ``target``; ``current``: a copy just read or kept, to save reading it
+        again (a stale one costs a re-read: the write is revision-checked)."""
         def change(record: VnfrRecord) -> VnfrRecord:
             transition(VNF_TRANSITIONS, VnfState(record.vnf_state), target, what=f"VNF {self.id}")
             return record.model_copy(update={"vnf_state": target, **changes})
         try:
-            return vnfrs.mutate(self.id, change, current=current)
+            return self._kept(vnfrs.mutate(self.id, change, current=current or self.leases.known(self._key)))
         except RecordNotFoundError:
             raise UnknownInstanceError(f"no VNF instance {self.id}") from None
 
@@ -112,19 +125,19 @@ class VnfController:
 
     def stop(self, action: FunctionAction) -> None:
         with self._leased() as vnfrs:
-            record = vnfrs.find_one(self.id)
+            record = self._current(vnfrs)
             if record is not None and VnfState(record.vnf_state) in (VnfState.TERMINATED, VnfState.STOPPED):
                 return
             self._move(vnfrs, VnfState.STOPPED, current=record)
 
     def configure(self, action: FunctionAction) -> None:
-        record = self.record()
+        record = self.leases.known(self._key) or self.record()
         if VnfState(record.vnf_state) == VnfState.TERMINATED:
             raise LifecycleError(f"VNF instance {self.id} is terminated")
 
     def remove(self, action: FunctionAction) -> None:
         with self._leased() as vnfrs:
-            record = vnfrs.find_one(self.id)
+            record = self._current(vnfrs)
             if record is not None and VnfState(record.vnf_state) == VnfState.TERMINATED:
                 return
             vim = record.vim if record is not None else action.data.get("vim", "emulated")
@@ -142,13 +155,13 @@ class VnfController:
         with self._leased() as vnfrs:
             record = self.record()
             self._vim.remove_vnf(record.vim, req.service_id, self.id)
-            self._move(vnfrs, VnfState.FAILED)
+            failed = self._move(vnfrs, VnfState.FAILED)
             deployed = self._vim.deploy_vnf(record.vim, vnf_deployment(req))
             fresh = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks,
                                version=str(int(record.version) + 1))
             healed = vnfrs.mutate(self.id, lambda r: fresh.model_copy(update={
-                "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}))
-            return healed.to_sonata()
+                "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}), current=failed)
+            return self._kept(healed).to_sonata()
 
     def vim_status(self) -> str:
         record = self._vnfrs.find_one(self.id)

@@ -8,6 +8,7 @@ after its successor took over.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -284,3 +285,75 @@ def test_the_in_process_flm_serialises_calls_on_one_vnf(harness, demo, store):
     for t in threads:
         t.join(30)
     assert len(results) == 4 and store.vnfr.get("v-3").vnf_state == VnfState.RUNNING
+
+
+# --- what a host keeps while it holds a lease ----------------------------------------------------
+class CountingReads:
+    """Counts the store reads of one collection's records (find_one, through every fenced view)."""
+
+    def __init__(self, monkeypatch, collection: str) -> None:
+        from mano.store.repository import Repository
+        self.count = 0
+        original = Repository.find_one
+
+        def find_one(repo, record_id):
+            if repo.collection_name == collection:
+                self.count += 1
+            return original(repo, record_id)
+        monkeypatch.setattr(Repository, "find_one", find_one)
+
+
+class CountingRemovals:
+    def __init__(self, vim) -> None:
+        self._vim, self.removed = vim, []
+
+    def __getattr__(self, name):
+        return getattr(self._vim, name)
+
+    def remove_vnf(self, vim, service_id, vnf_instance_id):
+        self.removed.append(vnf_instance_id)
+        return self._vim.remove_vnf(vim, service_id, vnf_instance_id)
+
+
+def test_a_host_acts_on_the_vnfr_it_keeps_under_its_lease_until_another_host_had_the_lease(
+        harness, demo, store, monkeypatch):
+    clock = Clock()
+    vim = CountingRemovals(harness.vim)
+    host_a = VnfController("v-5", store, vim, leases=keeper(store, clock=clock, linger_s=60))
+    reads = CountingReads(monkeypatch, "vnfr")
+    host_a.deploy(deployment(harness, demo, "s-5", "v-5"))
+    assert reads.count == 1  # a new lease: is the VNF deployed already?
+    host_a.start(FunctionAction("s-5", "v-5"))
+    host_a.configure(FunctionAction("s-5", "v-5"))
+    host_a.stop(FunctionAction("s-5", "v-5"))
+    assert reads.count == 1  # the same lease all along: its own copy is the VNFR
+    assert store.vnfr.get("v-5").vnf_state == VnfState.STOPPED
+
+    clock.now += 11  # host a's lease expires (it is not renewed in this test's time) ...
+    host_b = VnfController("v-5", store, vim, leases=keeper(store, clock=clock))
+    host_b.remove(FunctionAction("s-5", "v-5"))  # ... host b takes it over and removes the VNF
+    assert store.vnfr.get("v-5").vnf_state == VnfState.TERMINATED and vim.removed == ["v-5"]
+
+    host_a.remove(FunctionAction("s-5", "v-5"))  # its copy (STOPPED) is not the VNFR any more
+    assert vim.removed == ["v-5"]  # it read the store, saw the removal and did nothing
+    assert store.vnfr.get("v-5").vnf_state == VnfState.TERMINATED
+
+
+def test_a_service_operation_is_read_once_under_the_lease(harness, demo, store, monkeypatch):
+    op = harness.slm.instantiate(demo)
+    reads = CountingReads(monkeypatch, "operations")
+    done = controller(harness, op.service_id, FirstFitPlacement(), keeper(store)).run(op.id)
+    assert done.state == OperationState.COMPLETED and reads.count == 1
+
+
+def test_a_finished_operation_is_answered_while_another_host_holds_the_service(harness, demo, store):
+    op = harness.slm.instantiate(demo)
+    assert controller(harness, op.service_id, FirstFitPlacement(), keeper(store)).run(op.id).state \
+        == OperationState.COMPLETED
+    other = keeper(store)
+    other.acquire(service_key(op.service_id))  # the service's next operation runs elsewhere
+    host = ServiceController(op.service_id, harness.store, harness.functions, harness.vim, FirstFitPlacement(),
+                             leases=keeper(store), lease_wait_s=30)
+    started = time.monotonic()
+    assert host.run(op.id).state == OperationState.COMPLETED  # a repeated request: its answer, at once
+    assert time.monotonic() - started < 10
