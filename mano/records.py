@@ -382,6 +382,22 @@ class SpecificManagerRecord(Record):
     updated_at: UtcDatetime = Field(default_factory=utcnow)
 
 
+# --- gateway -----------------------------------------------------------------------------------
+class GatewayReplyRecord(Record):
+    """A final reply the AMQP gateway owes a gatekeeper (collection ``gateway_replies``; ``id`` =
+    the operation id, which is the request's correlation id). Written once the request is
+    admitted, deleted once the broker confirmed the final reply: the collection holds only what
+    is owed, so a restarted gateway still sends it and the watcher never scans old operations.
+    The gateway is its only writer; the operation record stays the lifecycle's alone.
+    """
+
+    topic: str
+    """The northbound topic the request came on; replies go back on it."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Fields of the request that SONATA echoes in every reply (e.g. scaling's ``vnf_id``)."""
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
 # --- leases ------------------------------------------------------------------------------------
 class LeaseRecord(Record):
     """Who may run an instance's steps now (collection ``leases``; ``id`` = ``service:<uuid>`` or

@@ -53,6 +53,10 @@ class Gateway(PluginActor):
         self.bus.subscribe(f"{PM_TOPIC}.deregister", self._on_deregister, ignore_own=True, timeout=30)
         self.bus.subscribe(f"{PM_TOPIC}.*.heartbeat", self._on_heartbeat, ignore_own=True, timeout=30)
         self.bus.subscribe("son.monitoring", self._on_alert, ignore_own=True, timeout=30)
+        try:
+            self.core.adopt_legacy_replies()
+        except Exception:  # noqa: BLE001 - the store away now: those replies wait for the next start
+            log.warning("replies owed by an older gateway not adopted", exc_info=True)
         threading.Thread(target=self._watch, args=(poll_s,), name="final-replies", daemon=True).start()
         self._start_plugin(settings)
         try:

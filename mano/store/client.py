@@ -21,6 +21,7 @@ from typing_extensions import Self
 from mano.settings import Settings
 from mano.store.boundary import map_store_errors, redact_url
 from mano.store.embedded import EmbeddedMongo
+from mano.store.gateway_replies import GatewayReplyRepository
 from mano.store.leases import LeaseRepository
 from mano.store.nsr import NsrRepository
 from mano.store.operations import OperationRepository
@@ -70,6 +71,7 @@ class Store:
         plugins: the plugin manager's registry.
         specific_managers: the SSM/FSM registry.
         leases: which activation runs each instance now (``mano.lifecycle.lease``).
+        gateway_replies: the final replies the AMQP gateway still owes (``mano.gateway.core``).
         embedded: the embedded server handle, or None with ``MANO_MONGO_URL``.
     """
 
@@ -80,6 +82,7 @@ class Store:
     plugins: PluginRepository
     specific_managers: SpecificManagerRepository
     leases: LeaseRepository
+    gateway_replies: GatewayReplyRepository
 
     def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
                  embedded: EmbeddedMongo | None = None, client: Any = None):
@@ -98,6 +101,7 @@ class Store:
         self.plugins = PluginRepository(db, url=url)
         self.specific_managers = SpecificManagerRepository(db, url=url)
         self.leases = LeaseRepository(db, url=url)
+        self.gateway_replies = GatewayReplyRepository(db, url=url)
         try:
             self.ping()
             for repository in self.repositories:
@@ -124,7 +128,7 @@ class Store:
     def repositories(self) -> tuple[Repository[Any], ...]:
         """All repositories, one per collection."""
         return (self.nsr, self.vnfr, self.services, self.operations, self.plugins,
-                self.specific_managers, self.leases)
+                self.specific_managers, self.leases, self.gateway_replies)
 
     def fenced(self, token: int) -> Store:
         """This store as the holder of a service's lease, fencing token ``token``, writes the
