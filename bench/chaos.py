@@ -142,7 +142,7 @@ def main():
     lost = sum(1 for op in states.values() if op is None)
     time.sleep(1.0)
     # every demo VNF needs one core, so live VNF instances in the records = cores in use
-    recorded_cores = sum(sum(1 for v in s.vnf_instances if v.state.value != "TERMINATED")
+    recorded_cores = sum(sum(1 for v in s.vnf_instances if v.live)
                          for s in rt.store.services.find() if s.state.value not in ("TERMINATED", "FAILED"))
     vim_cores = sum(p.core_used for p in rt.call("infrastructure-adaptor", "list_pops", "emulated"))
     refused = [r for r in results if r[2] != "admitted"]

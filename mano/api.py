@@ -139,6 +139,12 @@ class Service:
         return [found[i] for i in ids if i in found]
 
     @property
+    def vnf_states(self) -> dict[str, str]:
+        """Each VNF instance's lifecycle state (``RUNNING``, ``TERMINATED``...), from its VNFR:
+        the one place a VNF's state is kept."""
+        return {r.id: r.vnf_state.value for r in self._rt.store.vnfr.for_service(self.id)}
+
+    @property
     def operations(self) -> list[OperationRecord]:
         return self._rt.store.operations.find({"service_id": self.id}, sort="created_at")
 

@@ -185,7 +185,12 @@ class OperationRecord(Record):
 
 # --- services ----------------------------------------------------------------------------------
 class VnfInstanceRef(BaseModel):
-    """One VNF instance of a service, as the service record tracks it."""
+    """One VNF instance of a service, as the service record tracks its members: which network
+    function of the NSD it is, where it was placed, and whether it still belongs to the service.
+
+    The VNF's lifecycle state is its VNFR's alone (:attr:`VnfrRecord.vnf_state`, moved only by
+    :func:`mano.lifecycle.states.transition`); the service keeps no second copy of it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -195,7 +200,22 @@ class VnfInstanceRef(BaseModel):
     vnfd_vendor: str
     vnfd_version: str
     pop: str  # VIM uuid the instance is placed on
-    state: VnfState = VnfState.DEPLOYING
+    terminated: bool = False  # removed (terminate, scale in, migrate); kept as the service's history
+
+    @model_validator(mode="before")
+    @classmethod
+    def _membership_from_a_stored_state(cls, data: Any) -> Any:
+        # Service records written before the VNF state was the VNFR's alone carried a copy of it.
+        if isinstance(data, Mapping) and "state" in data:
+            data = dict(data)
+            state = data.pop("state")
+            data.setdefault("terminated", VnfState(state) == VnfState.TERMINATED)
+        return data
+
+    @property
+    def live(self) -> bool:
+        """Still a member of its service (deployed or being deployed, not removed)."""
+        return not self.terminated
 
 
 class ServiceRecord(Record):

@@ -38,7 +38,7 @@ def run_demo(path: Path, *, keep: bool = False) -> None:
         service = mano.instantiate(package)
     console.print(f"instantiated in {time.monotonic() - t0:.2f} s")
     pops = {p.vim_uuid: p.name for p in rt.call("infrastructure-adaptor", "list_pops", service.record.vim)}
-    console.print(render.service_table(service.record, pops))
+    console.print(render.service_table(service.record, pops, service.vnf_states))
     console.print(render.steps_table(service.operations[-1]))
 
     t0 = time.monotonic()

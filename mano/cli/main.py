@@ -139,7 +139,7 @@ def _show(rt: Any, service_id: str, as_json: bool) -> None:
         render.print_json({"service": record.model_dump(mode="json"), "nsr": service.nsr, "vnfrs": service.vnfrs})
         return
     pops = {p.vim_uuid: p.name for p in rt.call("infrastructure-adaptor", "list_pops", record.vim)}
-    console.print(render.service_table(record, pops))
+    console.print(render.service_table(record, pops, service.vnf_states))
 
 
 @main.command(name="ls")
@@ -266,9 +266,10 @@ def top(watch: bool) -> None:
         for column in ("service", "vnf", "instance", "state", "cpu %", "mem %", "rx MB", "tx MB"):
             t.add_column(column)
         for svc in mano.services("READY"):
+            states = svc.vnf_states
             for v in svc.record.vnf_instances:
                 m = metrics.get(v.id, {})
-                t.add_row(lit(svc.name), lit(v.vnf_id), lit(v.id[:8]), render.styled(v.state.value),
+                t.add_row(lit(svc.name), lit(v.vnf_id), lit(v.id[:8]), render.styled(states.get(v.id, "DEPLOYING")),
                           *(f"{m[k]:.1f}" if k in m else "" for k in
                             ("vm_cpu_perc", "vm_mem_perc", "vm_net_rx_MB", "vm_net_tx_MB")))
         return t

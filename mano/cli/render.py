@@ -7,7 +7,7 @@ rich print, table or status, so e.g. ``pip install 'mano[docker]'`` keeps its ``
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from rich.console import Console
 from rich.markup import escape
@@ -50,19 +50,21 @@ def services_table(records: Iterable[ServiceRecord]) -> Table:
     for column in ("id", "name", "state", "vnfs", "vim", "updated"):
         table.add_column(column)
     for r in records:
-        live = [v for v in r.vnf_instances if v.state.value != "TERMINATED"]
+        live = [v for v in r.vnf_instances if v.live]
         table.add_row(lit(r.id), lit(r.name), styled(r.state.value), str(len(live)), lit(r.vim),
                       r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
     return table
 
 
-def service_table(record: ServiceRecord, pop_names: dict[str, str]) -> Table:
+def service_table(record: ServiceRecord, pop_names: dict[str, str], vnf_states: Mapping[str, str]) -> Table:
+    """``vnf_states``: each VNF instance's state, from its VNFR (the one place it is kept)."""
     table = Table(title=f"service {lit(record.name)} ({lit(record.id)}): {styled(record.state.value)}")
     for column in ("vnf instance", "network function", "vnfd", "pop", "state"):
         table.add_column(column)
     for v in record.vnf_instances:
+        state = vnf_states.get(v.id, "TERMINATED" if v.terminated else "DEPLOYING")
         table.add_row(lit(v.id), lit(v.vnf_id), lit(f"{v.vnfd_name} {v.vnfd_version}"),
-                      lit(pop_names.get(v.pop, v.pop)), styled(v.state.value))
+                      lit(pop_names.get(v.pop, v.pop)), styled(state))
     return table
 
 

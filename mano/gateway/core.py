@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from mano.errors import DuplicateRecordError, ManoError
 from mano.gateway import northbound as nb
-from mano.lifecycle.states import OperationType, VnfState
+from mano.lifecycle.states import OperationType
 from mano.records import GatewayReplyRecord, OperationRecord
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class GatewayCore:
         service = self.store.services.find_one(op.service_id)
         nsr = self.store.nsr.find_one(op.service_id)
         instances = service.vnf_instances if service else ()
-        ids = [v.id for v in instances if op.type == OperationType.TERMINATE or v.state != VnfState.TERMINATED]
+        ids = [v.id for v in instances if op.type == OperationType.TERMINATE or v.live]
         vnfrs = [r.to_sonata() for r in self.store.vnfr.find({"id": {"$in": ids}})] if ids else []
         duration = (op.finished_at - op.created_at).total_seconds() if op.finished_at else None
         body = nb.final(op.type, op.state, op.error, nsr=nsr.to_sonata() if nsr else None, vnfrs=vnfrs,

@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from mano.errors import ManoError
-from mano.lifecycle.states import OperationType, ServiceState, VnfState
+from mano.lifecycle.states import OperationType, ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class MonitoringCore:
         for service in self.store.services.find({"state": ServiceState.READY.value}):
             vnfds = {(v.get("vendor"), v.get("name"), str(v.get("version"))): v for v in service.vnfds}
             for instance in service.vnf_instances:
-                if instance.state == VnfState.TERMINATED:
+                if instance.terminated:
                     continue
                 try:
                     raised += self._watch(service, instance, vnfds)
@@ -135,7 +135,7 @@ class MonitoringCore:
         if not isinstance(policy, Mapping):
             return "recorded: no auto_scale_policy for this VNF"
         vnf_id = str(alert["vnf_id"])
-        running = sum(v.vnf_id == vnf_id and v.state != VnfState.TERMINATED for v in service.vnf_instances)
+        running = sum(v.vnf_id == vnf_id and v.live for v in service.vnf_instances)
         if running >= int(policy.get("max_instances", running + 1)):
             return f"recorded: {vnf_id} is at max_instances ({running})"
         last = self._acted.get((service_id, vnf_id))

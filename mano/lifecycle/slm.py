@@ -125,7 +125,7 @@ class ServiceLifecycleManager:
                 raise LifecycleError(f"count must be a whole number from 1 to 100, got {count!r}")
         elif op_type in (OperationType.HEAL, OperationType.MIGRATE):
             instance = record.vnf_instance(str(params.get("vnf_instance_id")))
-            if instance is None or instance.state.value == "TERMINATED":
+            if instance is None or instance.terminated:
                 raise UnknownInstanceError(f"service {record.id} has no VNF instance {params.get('vnf_instance_id')!r}")
             if op_type == OperationType.MIGRATE and not params.get("pop"):
                 raise LifecycleError("a migration needs the target PoP (vim_uuid)")

@@ -17,7 +17,7 @@ from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions,
                                   PlacementRequest, PlacementUnit)
 from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement_payload, task_payload
 from mano.lifecycle.sonata_records import build_nsr
-from mano.lifecycle.states import OperationType, VnfState
+from mano.lifecycle.states import OperationType
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
 from mano.lifecycle.sm_port import SmOutcome
@@ -236,13 +236,12 @@ class ServiceWorkflows:
         ids = [p["id"] for p in self._planned(ctx)]
         fsm = self._fsm_each("start", ids)
         self.functions.start(self._actions(ids))
-        self.mutate_service(lambda s: _set_state(s, ids, VnfState.RUNNING))
         return {"started": ids, **fsm}
 
     def configure_vnfs(self, ctx: StepContext) -> dict[str, Any]:
         record = self.service()
         if ctx.operation.type == OperationType.RECONFIGURE:
-            ids = [v.id for v in record.vnf_instances if v.state != VnfState.TERMINATED]
+            ids = [v.id for v in record.vnf_instances if v.live]
             payload = dict(ctx.request.get("payload") or {})
         else:
             ids, payload = [p["id"] for p in self._planned(ctx)], {}
@@ -259,7 +258,7 @@ class ServiceWorkflows:
 
     def store_records(self, ctx: StepContext) -> dict[str, Any]:
         record, nsd = self.service(), self.package().nsd
-        live = [v.id for v in record.vnf_instances if v.state != VnfState.TERMINATED]
+        live = [v.id for v in record.vnf_instances if v.live]
         version = record.nsr_version + 1
         terminated = ctx.operation.type == OperationType.TERMINATE
         networks = {vl: Network(id=nid, vl_id=vl, cidr="") for vl, nid in record.networks.items()}
@@ -282,7 +281,7 @@ class ServiceWorkflows:
 
     def _victims(self, ctx: StepContext) -> list[str]:
         if ctx.operation.type == OperationType.TERMINATE:
-            return [v.id for v in self.service().vnf_instances if v.state != VnfState.TERMINATED]
+            return [v.id for v in self.service().vnf_instances if v.live]
         return list(ctx.result("select_victims")["victims"])
 
     def stop_vnfs(self, ctx: StepContext) -> dict[str, Any]:
@@ -299,7 +298,7 @@ class ServiceWorkflows:
         else:
             self.functions.remove(self._actions(ids, vim=record.vim))
             errors = []
-        self.mutate_service(lambda s: _set_state(s, ids, VnfState.TERMINATED))
+        self.mutate_service(lambda s: _mark_terminated(s, ids))
         return {"removed": ids, "errors": errors}
 
     def delete_networks(self, ctx: StepContext) -> dict[str, Any]:
@@ -310,7 +309,7 @@ class ServiceWorkflows:
     def redeploy_vnf(self, ctx: StepContext) -> dict[str, Any]:
         record, package = self.service(), self.package()
         instance = record.vnf_instance(ctx.request["vnf_instance_id"])
-        if instance is None or instance.state == VnfState.TERMINATED:
+        if instance is None or instance.terminated:
             raise LifecycleError(f"service {self.service_id} has no live VNF instance "
                                  f"{ctx.request['vnf_instance_id']}")
         request = FunctionDeployment(service_id=self.service_id, vnf_instance_id=instance.id,
@@ -335,7 +334,7 @@ def victims_for_scale_in(record: ServiceRecord, request: dict[str, Any]) -> list
 
     At least one instance of each network function stays (SONATA: "Not enough instances running").
     """
-    live = [v for v in record.vnf_instances if v.state != VnfState.TERMINATED]
+    live = [v for v in record.vnf_instances if v.live]
     if request.get("vnf_instance_id"):
         target = next((v for v in live if v.id == request["vnf_instance_id"]), None)
         if target is None:
@@ -369,7 +368,7 @@ def _with_instances(record: ServiceRecord, planned: list[dict[str, str]], packag
             vnfd = package.vnfd(p["vnf_id"])
             record = record.with_vnf_instance(VnfInstanceRef(
                 id=p["id"], vnf_id=p["vnf_id"], vnfd_name=vnfd.name, vnfd_vendor=vnfd.vendor,
-                vnfd_version=vnfd.version, pop=p["pop"], state=VnfState.DEPLOYING))
+                vnfd_version=vnfd.version, pop=p["pop"]))
     return record
 
 
@@ -379,11 +378,12 @@ def _drop_instances(record: ServiceRecord, ids: list[str]) -> ServiceRecord:
     return record
 
 
-def _set_state(record: ServiceRecord, ids: list[str], state: VnfState) -> ServiceRecord:
+def _mark_terminated(record: ServiceRecord, ids: list[str]) -> ServiceRecord:
+    """The service without those members (kept as its history); their VNFRs say TERMINATED."""
     for i in ids:
         instance = record.vnf_instance(i)
-        if instance is not None:
-            record = record.with_vnf_instance(instance.model_copy(update={"state": state}))
+        if instance is not None and instance.live:
+            record = record.with_vnf_instance(instance.model_copy(update={"terminated": True}))
     return record
 
 

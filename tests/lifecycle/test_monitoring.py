@@ -8,7 +8,7 @@ import pytest
 from mano.descriptors import ServicePackage
 from mano.descriptors.models import Nsd
 from mano.lifecycle.monitoring import Condition, MonitoringCore
-from mano.lifecycle.states import OperationType, VnfState
+from mano.lifecycle.states import OperationType
 
 
 class Clock:
@@ -35,7 +35,7 @@ def with_policy(demo, policy):
 
 def firewall(store, service_id):
     return [v for v in store.services.get(service_id).vnf_instances
-            if v.vnf_id == "vnf_firewall" and v.state != VnfState.TERMINATED]
+            if v.vnf_id == "vnf_firewall" and v.live]
 
 
 def test_a_rule_held_for_its_duration_scales_out_by_policy(harness, demo, store):

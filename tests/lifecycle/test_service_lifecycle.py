@@ -19,7 +19,8 @@ def test_instantiate_demo_records_everything(harness, demo, store):
     service = store.services.get(op.service_id)
     assert service.state == ServiceState.READY and service.current_operation is None
     assert {v.vnf_id for v in service.vnf_instances} == DEMO_VNFS
-    assert all(v.state == VnfState.RUNNING for v in service.vnf_instances)
+    assert all(v.live for v in service.vnf_instances)
+    assert {store.vnfr.get(v.id).vnf_state for v in service.vnf_instances} == {VnfState.RUNNING}
     nsr = store.nsr.get(op.service_id).to_sonata()
     assert nsr["status"] == "normal operation" and nsr["version"] == "1"
     assert sorted(f["vnfr_id"] for f in nsr["network_functions"]) == sorted(v.id for v in service.vnf_instances)
@@ -164,7 +165,7 @@ def test_migrate_moves_a_vnf_make_before_break(harness, demo, store):
     mig = harness.run(harness.slm.request(op.service_id, OperationType.MIGRATE,
                                           {"vnf_instance_id": moving.id, "pop": "pop-1"}))
     assert mig.state == OperationState.COMPLETED, mig.error
-    live = [v for v in store.services.get(op.service_id).vnf_instances if v.state != VnfState.TERMINATED]
+    live = [v for v in store.services.get(op.service_id).vnf_instances if v.live]
     firewall = [v for v in live if v.vnf_id == "vnf_firewall"]
     assert len(firewall) == 1 and firewall[0].pop == "pop-1" and firewall[0].id != moving.id
     assert harness.used() == {"pop-0": (2.0, 4.0), "pop-1": (1.0, 2.0)}

@@ -194,3 +194,13 @@ def test_specific_manager_record_types() -> None:
     with pytest.raises(pydantic.ValidationError):
         SpecificManagerRecord.model_validate(
             {"id": "u2", "sm_id": "x", "sm_type": "vm", "owner_id": "o", "image": "i"})
+
+
+@pytest.mark.parametrize("stored, terminated", [("RUNNING", False), ("DEPLOYING", False), ("TERMINATED", True)])
+def test_a_service_record_from_before_the_vnf_state_was_the_vnfrs_alone_reads_as_membership(stored, terminated):
+    # Service records used to carry a copy of each VNF's state; they still load, as membership.
+    ref = VnfInstanceRef.model_validate({"id": "v-1", "vnf_id": "vnf_iperf", "vnfd_name": "iperf-vnf",
+                                         "vnfd_vendor": "eu.sonata-nfv", "vnfd_version": "0.2", "pop": "pop-1",
+                                         "state": stored})
+    assert (ref.terminated, ref.live) == (terminated, not terminated)
+    assert "state" not in ref.model_dump()  # and is written back without the copy

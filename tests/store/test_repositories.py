@@ -34,8 +34,7 @@ def make_service(record_id: str, **changes: Any) -> ServiceRecord:
         "name": "sonata-demo", "nsd": {"name": "sonata-demo", "network_functions": []},
         "vnfds": ({"name": "iperf-vnf"},), "vim": "emulated", "user_data": {"customer": {"email": "a@b"}},
         "vnf_instances": (VnfInstanceRef(id="vnf-1", vnf_id="vnf_iperf", vnfd_name="iperf-vnf",
-                                         vnfd_vendor="eu.sonata-nfv", vnfd_version="0.2", pop="pop-1",
-                                         state=VnfState.RUNNING),),
+                                         vnfd_vendor="eu.sonata-nfv", vnfd_version="0.2", pop="pop-1"),),
     }
     return ServiceRecord(id=record_id, **{**fields, **changes})
 

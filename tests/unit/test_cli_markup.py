@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import mano
 from mano.cli import main
 from mano.errors import ManoError
-from mano.lifecycle.states import OperationType, VnfState
+from mano.lifecycle.states import OperationType
 from mano.lifecycle.workflow import Step, WorkflowRunner
 from mano.records import OperationRecord, ServiceRecord, VnfInstanceRef
 from paths import EXAMPLES, SONATA
@@ -88,7 +88,7 @@ def test_an_error_message_with_markup_is_printed_literally(monkeypatch, fake_run
 
 def _service():
     vnf = VnfInstanceRef(id=f"vnf-{MARKUP}", vnf_id="[docker]", vnfd_name="[bold]x[/bold]", vnfd_vendor="v",
-                         vnfd_version="[red]1[/red]", pop="[pop]", state=VnfState.RUNNING)
+                         vnfd_version="[red]1[/red]", pop="[pop]")
     return ServiceRecord(id="[bold]svc[/bold]", name=MARKUP, nsd={}, vim="[docker]", vnf_instances=(vnf,))
 
 
@@ -97,7 +97,7 @@ def test_records_with_markup_are_printed_literally(monkeypatch, fake_runtime):
     def fail():
         raise ManoError(MARKUP)
     op = _operation_from_a_failing_step(fail)
-    service = SimpleNamespace(id=record.id, record=record, operations=[op])
+    service = SimpleNamespace(id=record.id, record=record, operations=[op], vnf_states={f"vnf-{MARKUP}": "RUNNING"})
     monkeypatch.setattr(mano, "services", lambda state=None: [service])
     monkeypatch.setattr(mano, "get", lambda service_id: service)
 
