@@ -15,8 +15,10 @@ dies meanwhile, its recovery loop hands the operation to the actor, which resume
 persisted steps, as after any crash. Requests on passivated services make a burst of their
 own (many services scaled at once): once as many service actors are starting as the machine
 has CPUs, the next such request runs here too, instead of queueing one more process start.
-That choice is :func:`mano.lifecycle.hosting.host_service_operation`; this shell observes the
-load it needs and obeys. Wherever the operation runs, it holds the service's lease.
+That choice, the bookkeeping of what runs here and the recovery pass are
+:class:`mano.lifecycle.dispatch.ServiceDispatch`; this shell supplies the Ray parts (activating
+an actor, the workflow ports) and the observations. Wherever the operation runs, it holds the
+service's lease.
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
@@ -36,8 +37,8 @@ from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
 from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import load_service
-from mano.errors import LeaseHeldError, LifecycleError
-from mano.lifecycle.hosting import Host, ServiceLoad, host_service_operation
+from mano.errors import LifecycleError
+from mano.lifecycle.dispatch import ServiceDispatch
 from mano.lifecycle.lease import service_key
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
@@ -63,11 +64,11 @@ class ServiceLifecycleManagerActor(PluginActor):
                                        lambda handle: calls.tell(handle, "claim"),
                                        refill_delay_s=settings.spare_refill_delay_s,
                                        idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
-        self._here: set[str] = set()  # operations this SLM runs itself (burst_in_slm)
-        self._here_lock = threading.Lock()
-        self._here_pool = ThreadPoolExecutor(max_workers=settings.slm_threads, thread_name_prefix="slm-burst")
         self._here_ended = waiting.RunEnded()
-        self._starting: set[str] = set()  # services whose actor this SLM started and is not up yet
+        self.dispatch = ServiceDispatch(
+            activate=self._activate_actor, run_here=self._run_here, on_ended=self._here_ended.notify,
+            pool=ThreadPoolExecutor(max_workers=settings.slm_threads, thread_name_prefix="slm-burst"),
+            cpus=os.cpu_count() or 1, manager_may_host=settings.burst_in_slm)
         self._ports: tuple | None = None  # the service workflows' ports, made on first use
         self._start_plugin(settings)
         self.spares.fill()
@@ -84,24 +85,19 @@ class ServiceLifecycleManagerActor(PluginActor):
         if spare is not None:                                                # claimed, it passivates by itself
             service_id = spare.id
         has_actor = lambda: spare is not None or (service_id is not None and self._has_actor(service_id))  # noqa: E731
-        return self._admit(lambda op_id: self.core.instantiate(
+        host = self.dispatch.host(has_actor=has_actor, new_operation=lambda: new, spares_ready=len(self.spares))
+        return self.dispatch.admit(lambda op_id: self.core.instantiate(
             package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
-            params=params, service_id=service_id), operation_id, self._host(has_actor, lambda: new))
+            params=params, service_id=service_id), operation_id, host).model_dump(mode="json")
 
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
                 operation_id: str | None = None) -> dict:
         self._require_running()
-        host = self._host(lambda: self._has_actor(service_id), lambda: self._is_new(operation_id))
-        return self._admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
-                                                           operation_id=op_id), operation_id, host)
-
-    def _host(self, has_actor: Callable[[], bool], new_operation: Callable[[], bool]) -> Host:
-        """Where this request's operation runs (mano/lifecycle/hosting.py decides)."""
-        with self._here_lock:
-            starting = len(self._starting)
-        load = ServiceLoad(spares_ready=len(self.spares.ids()), actors_starting=starting, cpus=os.cpu_count() or 1)
-        return host_service_operation(has_actor=has_actor, new_operation=new_operation, load=load,
-                                      manager_may_host=self._settings.burst_in_slm)
+        host = self.dispatch.host(has_actor=lambda: self._has_actor(service_id),
+                                  new_operation=lambda: self._is_new(operation_id), spares_ready=len(self.spares))
+        return self.dispatch.admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
+                                                                   operation_id=op_id),
+                                   operation_id, host).model_dump(mode="json")
 
     @staticmethod
     def _has_actor(service_id: str) -> bool:
@@ -110,85 +106,33 @@ class ServiceLifecycleManagerActor(PluginActor):
     def _is_new(self, operation_id: str | None) -> bool:
         return operation_id is None or self.core.store.operations.find_one(operation_id) is None
 
-    def _admit(self, admit: Callable[[str | None], OperationRecord], operation_id: str | None, host: Host) -> dict:
-        """Admit a request, then run its operation on the service's actor or here."""
-        here = host is Host.MANAGER
-        if here:
-            # Marked before admission records it, so the recovery loop never sees it actor-less.
-            operation_id = operation_id or str(uuid.uuid4())
-            with self._here_lock:
-                here = operation_id not in self._here  # a twin request with this id runs it already
-                self._here.add(operation_id)
-        try:
-            op = admit(operation_id)
-        except BaseException:
-            if here:
-                self._here_done(operation_id)
-            raise
-        if here:
-            self._run_here(op)
-        else:
-            self._activate(op)
-        return op.model_dump(mode="json")
-
     def _require_running(self) -> None:
         if self._plugin_state != PluginState.RUNNING:
             raise LifecycleError(f"the SLM is {self._plugin_state.value.lower()}; it accepts no requests")
 
-    def _activate(self, op: OperationRecord) -> None:
-        if op.state.is_final or self.runs_here(op.id):
-            return
+    def _activate_actor(self, op: OperationRecord, on_up: Callable[[], None] | None) -> None:
         handle = calls.create(ServiceInstance, op.service_id, self._settings, name=naming.service_actor(op.service_id),
                               namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
         calls.tell(handle, "run", op.id)  # fire and forget: progress is on the operation record
-        with self._here_lock:
-            if op.service_id in self._starting:
-                return
-            self._starting.add(op.service_id)
-        # Up once it answers (at once if it was up already); a dead one counts as up too.
-        calls.tell(handle, "pid").future().add_done_callback(lambda _done, sid=op.service_id: self._started(sid))
-
-    def _started(self, service_id: str) -> None:
-        with self._here_lock:
-            self._starting.discard(service_id)
+        if on_up is not None:  # up once it answers (at once if it was up already); a dead one counts as up too
+            calls.tell(handle, "pid").future().add_done_callback(lambda _done: on_up())
 
     def starting(self) -> list[str]:
         """Services whose actor this SLM started and that is not up yet."""
-        with self._here_lock:
-            return sorted(self._starting)
+        return self.dispatch.starting()
 
     def _run_here(self, op: OperationRecord) -> None:
-        """Run an operation, marked as run here, in this process (see the module docstring)."""
-        if op.state.is_final:
-            self._here_done(op.id)
-            return
+        """Run an operation in this process (under a burst: see the module docstring)."""
         if self._ports is None:
             self._ports = (RayFunctions(self._settings), RayInfrastructure(self._settings),
                            RayPlacement(self._settings), RaySpecificManagers(self._settings))
         functions, infrastructure, placement, sms = self._ports
-
-        def run() -> None:
-            try:
-                ServiceController(op.service_id, self._store, functions, infrastructure, placement,
-                                  sms=sms, leases=self._leases).run(op.id)
-            except LeaseHeldError:
-                pass  # its actor runs it already
-            except Exception:  # noqa: BLE001 - the record keeps the progress; recovery resumes it
-                log.warning("operation %s of service %s stopped in the SLM; its actor will resume it",
-                            op.id, op.service_id, exc_info=True)
-            finally:
-                self._here_done(op.id)
-        self._here_pool.submit(run)
-
-    def _here_done(self, operation_id: str | None) -> None:
-        with self._here_lock:
-            self._here.discard(operation_id)
-        self._here_ended.notify()
+        ServiceController(op.service_id, self._store, functions, infrastructure, placement,
+                          sms=sms, leases=self._leases).run(op.id)
 
     def runs_here(self, operation_id: str) -> bool:
         """True while this SLM runs the operation itself (its service has no actor meanwhile)."""
-        with self._here_lock:
-            return operation_id in self._here
+        return self.dispatch.runs_here(operation_id)
 
     @ray.method(concurrency_group="waiters")
     def wait_for(self, operation_id: str, timeout_s: float) -> str:
@@ -223,18 +167,6 @@ class ServiceLifecycleManagerActor(PluginActor):
     def recover(self) -> int:
         """Re-activate the service actors of in-flight operations that no activation runs: no actor,
         not run here, and no live lease (a lease that is not renewed expires in ``lease_ttl_s``)."""
-        revived = 0
-        for op in self.core.in_flight():
-            if not self.runs_here(op.id) and not self._has_actor(op.service_id):
-                # Read again: an operation this SLM ran may have ended since the listing (its final
-                # state is written before it stops counting as run here); reviving it would start
-                # an actor for nothing (seen with one core busy).
-                current = self.core.store.operations.find_one(op.id)
-                if current is None or current.state.is_final:
-                    continue
-                if self._leases.active(service_key(op.service_id)) is not None:
-                    continue  # some activation runs it (another host, or one not yet passivated)
-                log.warning("operation %s on service %s has no actor: re-activating", op.id, op.service_id)
-                self._activate(op)
-                revived += 1
-        return revived
+        return self.dispatch.recover(
+            self.core.in_flight(), has_actor=self._has_actor, read=self.core.store.operations.find_one,
+            lease_active=lambda service_id: self._leases.active(service_key(service_id)) is not None)
