@@ -3,7 +3,8 @@
 The core decides, per VNF, whether a call runs on the VNF's own actor or here, and runs the
 batch; this shell supplies the actors: it activates ``vnf:<uuid>`` actors (creating them, or
 finding them again after passivation; new VNF instances get the ids of warm spare actors, see
-``actors.spares``) and calls them in parallel, retrying those that were passivated meanwhile.
+``actors.spares``, claimed by their deploy) and calls them in parallel, retrying those that
+were passivated meanwhile.
 """
 from __future__ import annotations
 
@@ -37,9 +38,14 @@ class FunctionLifecycleManager(PluginActor):
         self.core = FunctionLifecycle(self._store, RayInfrastructure(settings), naming.actor_leases(self._store, settings),
                                       wait_s=settings.step_timeout_s, threads=settings.flm_threads,
                                       has_actor=self._has_actor, on_actors=self._on_actors,
-                                      new_ids=self.spares.take_ids)
+                                      new_ids=self._new_ids)
         self._start_plugin(settings)
         self.spares.fill()
+
+    def _new_ids(self, count: int) -> list[str]:
+        # Spares handed out unclaimed: the deploy on each claims it (see _on_actors); one whose
+        # deploy never comes (the instantiation failed) is claimed a step's time later.
+        return self.spares.take_ids(count, claim_after_s=self._settings.step_timeout_s)
 
     def _create_spare(self, vnf_instance_id: str) -> Any:
         return calls.create(VnfInstance, vnf_instance_id, self._settings, True, name=naming.vnf_actor(vnf_instance_id),
@@ -70,6 +76,8 @@ class FunctionLifecycleManager(PluginActor):
         """Call ``method`` on each item's VNF actor in parallel; retry items whose actor was gone."""
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(items)
         pending = list(range(len(items)))
+        if method == "deploy":
+            self.spares.used([item.vnf_instance_id for item in items])  # the deploy claims a spare
         for attempt in range(3):
             refs = [calls.tell(self._vnf(items[i].vnf_instance_id), method, items[i]) for i in pending]
             retry = []

@@ -64,6 +64,8 @@ class ServiceLifecycleManagerActor(PluginActor):
                                        lambda handle: calls.tell(handle, "claim"),
                                        refill_delay_s=settings.spare_refill_delay_s,
                                        idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
+        self._spares_up: set[str] = set()  # spare actors known to be up (they answered)
+        self._spares_lock = threading.Lock()
         self._here_ended = waiting.RunEnded()
         self.dispatch = ServiceDispatch(
             activate=self._activate_actor, run_here=self._run_here, on_ended=self._here_ended.notify,
@@ -81,14 +83,24 @@ class ServiceLifecycleManagerActor(PluginActor):
         self._require_running()
         package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
         new = self._is_new(operation_id)
-        spare = self.spares.take() if service_id is None and new else None  # unused if admission refuses:
-        if spare is not None:                                                # claimed, it passivates by itself
+        # A spare taken is claimed by the run it is sent (its first work), or below if admission
+        # refuses: then it passivates by itself.
+        spare = self.spares.take(claim=False) if service_id is None and new else None
+        if spare is not None:
             service_id = spare.id
         has_actor = lambda: spare is not None or (service_id is not None and self._has_actor(service_id))  # noqa: E731
         host = self.dispatch.host(has_actor=has_actor, new_operation=lambda: new, spares_ready=len(self.spares))
-        return self.dispatch.admit(lambda op_id: self.core.instantiate(
-            package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
-            params=params, service_id=service_id), operation_id, host).model_dump(mode="json")
+        try:
+            op = self.dispatch.admit(lambda op_id: self.core.instantiate(
+                package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
+                params=params, service_id=service_id), operation_id, host)
+        except BaseException:
+            if spare is not None:
+                self.spares.claim(spare)
+                with self._spares_lock:
+                    self._spares_up.discard(spare.id)
+            raise
+        return op.model_dump(mode="json")
 
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
                 operation_id: str | None = None) -> dict:
@@ -114,7 +126,14 @@ class ServiceLifecycleManagerActor(PluginActor):
         handle = calls.create(ServiceInstance, op.service_id, self._settings, name=naming.service_actor(op.service_id),
                               namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
         calls.tell(handle, "run", op.id)  # fire and forget: progress is on the operation record
-        if on_up is not None:  # up once it answers (at once if it was up already); a dead one counts as up too
+        if on_up is None:
+            return
+        with self._spares_lock:
+            was_spare_up = op.service_id in self._spares_up
+            self._spares_up.discard(op.service_id)
+        if was_spare_up:
+            on_up()  # a spare that answered already: no call to learn it
+        else:  # up once it answers (at once if it was up already); a dead one counts as up too
             calls.tell(handle, "pid").future().add_done_callback(lambda _done: on_up())
 
     def starting(self) -> list[str]:
@@ -142,8 +161,15 @@ class ServiceLifecycleManagerActor(PluginActor):
 
     # --- spares --------------------------------------------------------------------------
     def _create_spare(self, service_id: str) -> Any:
-        return calls.create(ServiceInstance, service_id, self._settings, True, name=naming.service_actor(service_id),
-                            namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
+        handle = calls.create(ServiceInstance, service_id, self._settings, True, name=naming.service_actor(service_id),
+                              namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
+        calls.tell(handle, "pid").future().add_done_callback(lambda _done: self._spare_up(service_id))
+        return handle
+
+    def _spare_up(self, service_id: str) -> None:
+        """A spare answered: a request that takes it need not ask whether it is up."""
+        with self._spares_lock:
+            self._spares_up.add(service_id)
 
     def spare_ids(self) -> list[str]:
         return self.spares.ids()

@@ -10,7 +10,9 @@ sustained burst the pool is empty and the rate is bounded by how fast Ray starts
 
 A spare holds no state and does not passivate while it waits. Taking it *claims* it: from
 then on it is an ordinary instance actor that passivates when idle, so a spare whose id ends
-up unused (a request refused after the id was taken) goes away by itself. Spares left behind
+up unused (a request refused after the id was taken) goes away by itself. A taker that sends
+work to the spare at once may leave the claim to that work (an instance actor's first call
+releases its hold) and claim only what got none, which saves a call per instantiation. Spares left behind
 by a restart of their pool's owner are still unclaimed, which is how :func:`stop_unclaimed`
 finds them.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 import uuid
 from typing import Any, Callable, NamedTuple
 
@@ -50,6 +53,8 @@ class SparePool:
         self._ready: collections.deque[Spare] = collections.deque()
         self._lock = threading.Lock()
         self._refill: threading.Timer | None = None
+        self._handed_out: dict[str, tuple[Spare, float]] = {}  # taken unclaimed: (spare, claim deadline)
+        self._sweep: threading.Timer | None = None
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -71,23 +76,77 @@ class SparePool:
             created += 1
         return created
 
-    def take(self) -> Spare | None:
-        """Claim a ready spare and start its replacement; None if there is none."""
+    def take(self, *, claim: bool = True) -> Spare | None:
+        """Take a ready spare and start its replacement; None if there is none.
+
+        ``claim=False``: the taker's first call on it claims it (an instance actor's first work
+        releases its hold), which saves a call; the taker must :meth:`claim` it if that call
+        never comes (a request refused after the spare was taken)."""
         with self._lock:
             spare = self._ready.popleft() if self._ready else None
         if spare is None:
             return None
-        self._claim(spare.handle)
+        if claim:
+            self._claim(spare.handle)
         self._schedule_refill()
         return spare
 
-    def take_ids(self, count: int) -> list[str]:
-        """``count`` ids for new instances: spares' ids first, then fresh ones."""
+    def claim(self, spare: Spare) -> None:
+        """Claim a spare taken with ``claim=False`` that will get no work: it then passivates."""
+        self._claim(spare.handle)
+
+    def take_ids(self, count: int, *, claim_after_s: float | None = None) -> list[str]:
+        """``count`` ids for new instances: spares' ids first, then fresh ones.
+
+        ``claim_after_s``: hand the spares out unclaimed, as :meth:`take` with ``claim=False``:
+        the first work each gets claims it (say so with :meth:`used`, which saves a call per
+        spare); those still unused that long after are claimed then, so that they passivate.
+        """
         ids = []
+        deadline = None if claim_after_s is None else time.monotonic() + claim_after_s
         for _ in range(count):
-            spare = self.take()
-            ids.append(spare.id if spare is not None else self._new_id())
+            spare = self.take(claim=deadline is None)
+            if spare is None:
+                ids.append(self._new_id())
+                continue
+            ids.append(spare.id)
+            if deadline is not None:
+                with self._lock:
+                    self._handed_out[spare.id] = (spare, deadline)
+        if deadline is not None and len(self._handed_out):
+            self._schedule_sweep(claim_after_s)  # type: ignore[arg-type]
         return ids
+
+    def used(self, ids: list[str]) -> None:
+        """These handed-out spares got their first work, which claimed them."""
+        with self._lock:
+            for spare_id in ids:
+                self._handed_out.pop(spare_id, None)
+
+    def _schedule_sweep(self, delay_s: float) -> None:
+        with self._lock:
+            if self._sweep is not None:
+                return
+            self._sweep = threading.Timer(delay_s, self._claim_unused)
+            self._sweep.daemon = True
+            self._sweep.start()
+
+    def _claim_unused(self) -> None:
+        """Claim the handed-out spares whose first work did not come in time."""
+        now = time.monotonic()
+        with self._lock:
+            self._sweep = None
+            due = [spare for spare, deadline in self._handed_out.values() if deadline <= now]
+            for spare in due:
+                del self._handed_out[spare.id]
+            later = min((deadline for _, deadline in self._handed_out.values()), default=None)
+        for spare in due:
+            try:
+                self._claim(spare.handle)
+            except Exception:  # noqa: BLE001 - a spare gone meanwhile needs no claim
+                log.info("claiming unused spare %s failed", spare.id, exc_info=True)
+        if later is not None:
+            self._schedule_sweep(max(0.0, later - now))
 
     def _schedule_refill(self) -> None:
         if self._refill_delay_s <= 0:

@@ -25,7 +25,6 @@ class VnfInstance:
         # A spare (actors/spares.py) waits without passivating until the FLM hands its id out.
         spare = spare and self._store.vnfr.find_one(vnf_instance_id) is None
         self._idle = IdleTimer(settings.idle_passivate_s, name=f"vnf:{vnf_instance_id}", held=spare)
-        self._claim_grace_s = settings.step_timeout_s  # from its claim to its first work: one step
         if spare:
             spares.warm_up((naming.INFRASTRUCTURE,))
 
@@ -62,9 +61,9 @@ class VnfInstance:
             return self.core.heal(action)
 
     def claim(self) -> None:
-        """Its id was handed out for a new VNF instance: from now on it passivates when idle (not
-        before a step's time has passed: the deploy comes after the place step that claimed it)."""
-        self._idle.release_hold(grace_s=self._claim_grace_s)
+        """Its id was handed out and its deploy never came (the FLM claims such spares a step's
+        time after handing them out; a deploy claims the others): it passivates when idle."""
+        self._idle.release_hold()
 
     def unclaimed(self) -> bool:
         return self._idle.held

@@ -167,11 +167,11 @@ def test_service_vnf_instance_helpers() -> None:
     ref = VnfInstanceRef(id="vnf-1", vnf_id="vnf_iperf", vnfd_name="iperf-vnf", vnfd_vendor="eu.sonata",
                          vnfd_version="0.2", pop="pop-1")
     with_vnf = service.with_vnf_instance(ref)
-    running = with_vnf.with_vnf_instance(ref.model_copy(update={"state": VnfState.RUNNING}))
-    assert service.vnf_instances == ()
-    assert len(running.vnf_instances) == 1
-    assert running.vnf_instance("vnf-1").state is VnfState.RUNNING  # type: ignore[union-attr]
-    assert running.without_vnf_instance("vnf-1").vnf_instances == ()
+    removed = with_vnf.with_vnf_instance(ref.model_copy(update={"terminated": True}))
+    assert service.vnf_instances == () and with_vnf.vnf_instance("vnf-1").live  # type: ignore[union-attr]
+    assert len(removed.vnf_instances) == 1
+    assert not removed.vnf_instance("vnf-1").live  # type: ignore[union-attr]
+    assert removed.without_vnf_instance("vnf-1").vnf_instances == ()
 
 
 def test_timestamps_are_utc_milliseconds() -> None:

@@ -48,6 +48,28 @@ def test_take_claims_the_oldest_spare_and_starts_its_replacement():
     assert pool.ids() == ["id-1", "id-2"] and actors.created == ["id-0", "id-1", "id-2"]
 
 
+def test_a_spare_taken_unclaimed_is_claimed_by_its_first_work_or_by_the_taker():
+    actors = FakeActors()
+    pool = actors.pool(2)
+    pool.fill()
+    sent_work = pool.take(claim=False)  # its first call (the run sent to it) releases its hold
+    refused = pool.take(claim=False)
+    assert actors.claimed == [] and {sent_work.id, refused.id} == {"id-0", "id-1"}
+    pool.claim(refused)  # the request was refused: it gets no work, and must passivate
+    assert actors.claimed == ["handle-id-1"] and pool.ids() == ["id-2", "id-3"]
+
+
+def test_spares_handed_out_unclaimed_are_claimed_later_only_if_their_work_never_came():
+    actors = FakeActors()
+    pool = actors.pool(3)
+    pool.fill()
+    ids = pool.take_ids(3, claim_after_s=0.2)
+    assert ids == ["id-0", "id-1", "id-2"] and actors.claimed == []
+    pool.used(["id-0", "id-2"])  # their deploys came: each deploy claimed its spare
+    time.sleep(0.6)
+    assert actors.claimed == ["handle-id-1"]  # the one whose deploy never came
+
+
 def test_take_ids_uses_spares_first_then_fresh_ids():
     actors = FakeActors()
     pool = actors.pool(1)
