@@ -5,7 +5,7 @@
 * :func:`ask` — a method of an actor handle in hand, once, with a timeout;
 * :func:`tell` — a method without waiting for it (its ref, for a callback or :func:`wait`);
 * :func:`create` — start an actor; :func:`submit` — run a task; :func:`get`, :func:`gather`,
-  :func:`wait` — results; :func:`lookup` — a named actor, or None.
+  :func:`wait` — results; :func:`cancel` — kill a task; :func:`lookup` — a named actor, or None.
 
 ``call`` resolves a remote method with a timeout and retries while the target actor is
 restarting or was passivated (``get_handle`` re-creates it), and translates Ray's exceptions
@@ -105,6 +105,13 @@ def wait(refs: Sequence[Any], *, timeout: float | None, num_returns: int | None 
     if not refs:
         return [], []
     return ray.wait(list(refs), num_returns=len(refs) if num_returns is None else num_returns, timeout=timeout)
+
+
+def cancel(ref: Any) -> None:
+    """Stop the task behind ``ref`` now: a queued one never starts, a running one's worker
+    process is killed (``force=True``: the only way to stop code that does not yield, such as
+    HiGHS inside one C call), and it is not retried. A task that has ended is left alone."""
+    ray.cancel(ref, force=True, recursive=True)
 
 
 def lookup(name: str) -> Any | None:

@@ -3,6 +3,11 @@
 The executive asks the service's placement SSM when one is declared (see ``actors.smr``),
 otherwise the Placement plugin; when neither answers in time it falls back to first fit and
 records why on the place step. Infeasible requests come back as InfeasiblePlacementError with the reason.
+
+The Placement plugin places one request at a time (its lock: the pending reservations must see
+each answer) and keeps each within the placement budget: the search stops at the deadline, and
+a MILP that is not tiny runs as a Ray task (``actors.placement_exact``) racing the search, killed
+at the deadline if it has not answered, so it holds neither the lock nor a CPU past the budget.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import ray
 
 from actors import calls, handles, naming
 from actors import placement_search
+from actors.placement_exact import ray_exact_runner
 from actors.placement_search import ray_map
 from actors.plugin import PluginActor
 from mano.errors import InfeasiblePlacementError, PlacementError
@@ -21,7 +27,7 @@ from mano.lifecycle.first_fit import first_fit_outcome
 from mano.lifecycle.pending import PendingPlacements
 from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
 from mano.lifecycle.vim_port import WanLink
-from mano.lifecycle.sonata_placement import place_request, placement_budget_s
+from mano.lifecycle.sonata_placement import place_request, placement_budget_s, placement_solver
 from mano.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,11 @@ class PlacementPlugin(PluginActor):
         # concurrent requests would all pick the same emptiest PoP and overflow it.
         self._pending = PendingPlacements(ttl_s=2 * settings.step_timeout_s)
         self._wan: tuple[WanLink, ...] | None = None  # the IA's WAN links: static, asked for once
+        try:
+            self._solver = placement_solver(settings)
+        except ValueError as bad:  # a typo must not leave the runtime without placement
+            log.error("%s: placing with auto", bad)
+            self._solver = "auto"
         self._start_plugin(settings)
         threading.Thread(target=self._warm_up_if_large, daemon=True).start()
 
@@ -63,7 +74,8 @@ class PlacementPlugin(PluginActor):
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
         """SONATA's policies on the engine, within the placement budget; large substrates fan
-        the search out as Ray tasks.
+        the search out as Ray tasks, and a MILP that is not tiny runs as a Ray task cancelled at
+        the budget's end, so the lock is released by then (``placement.anytime``).
 
         An engine failure other than a proven infeasibility (a solver error, a search that
         found nothing in time) falls back to first fit, recorded with the reason.
@@ -74,7 +86,8 @@ class PlacementPlugin(PluginActor):
             adjusted = dataclasses.replace(self._pending.apply(request, settled), links=self._wan_links())
             map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
             try:
-                outcome = place_request(adjusted, map_fn=map_fn, budget_s=placement_budget_s(self._settings))
+                outcome = place_request(adjusted, solver=self._solver, map_fn=map_fn, exact_runner=ray_exact_runner,
+                                        budget_s=placement_budget_s(self._settings))
             except InfeasiblePlacementError:
                 raise
             except PlacementError as exc:

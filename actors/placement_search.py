@@ -4,7 +4,8 @@
 over independent starts. This module supplies that map:
 
 * :func:`ray_map` runs ``fn`` over ``items`` in parallel: the items are dealt round-robin into
-  one chunk per CPU; the caller runs the first chunk itself and the others run as
+  one chunk per CPU (but those held by a placement MILP racing the search,
+  ``actors.placement_exact``); the caller runs the first chunk itself and the others run as
   ``@ray.remote`` tasks, with ``fn`` (a partial holding the compiled problem) put in the
   object store once and shared by them. A task amortises its scheduling and deserialisation
   over several starts, and the caller, which would only wait, does a share of the work with
@@ -28,7 +29,7 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from actors import calls
+from actors import calls, placement_exact
 from mano import errors as mano_errors
 from placement import Mapping, PlacementPolicy, SearchSettings, Solver, place
 
@@ -62,12 +63,12 @@ def cluster_cpus() -> int:
 
 
 def ray_map(fn: Callable[[Any], Any], items: Iterable, *, chunks: int | None = None) -> list:
-    """``list(map(fn, items))`` spread over ``chunks`` parts (default: one per CPU): the caller's
-    and ``chunks - 1`` Ray tasks."""
+    """``list(map(fn, items))`` spread over ``chunks`` parts (default: one per CPU not held by a
+    MILP task of this process): the caller's and ``chunks - 1`` Ray tasks."""
     items = list(items)
     if not items:
         return []
-    chunks = max(1, min(chunks or cluster_cpus(), len(items)))
+    chunks = max(1, min(chunks or cluster_cpus() - placement_exact.running_solves(), len(items)))
     try:
         refs = []
         if chunks > 1:

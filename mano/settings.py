@@ -31,6 +31,10 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 |                           |                                              | priority, none                            |
 | MANO_PLACEMENT_BUDGET_S   | 1                                            | placement engine's time budget: the best  |
 |                           |                                              | mapping found by then is the answer       |
+| MANO_PLACEMENT_SOLVER     | auto                                         | the engine's solver: auto (by predicted   |
+|                           |                                              | time), exact (the MILP, cancelled at the  |
+|                           |                                              | budget's end; the search's answer if it   |
+|                           |                                              | is not done), fast, exhaustive            |
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: new VNFs are deployed on    |
 |                           |                                              | warm spare actors (when the pool has      |
 |                           |                                              | them); on-demand: VNF actors start only   |
@@ -86,6 +90,7 @@ class Settings:
     heartbeat_s: float = 2.0
     placement_timeout_s: float = 10.0
     placement_budget_s: float = 1.0
+    placement_solver: str = "auto"
     placement_policy: str = "load balanced"
     vnf_actors: str = "per-instance"
     spare_service_actors: int = 2

@@ -3,7 +3,8 @@
 Public surface (everything else is internal and may change):
 
 * :func:`place` — ``place(service, substrate, policy, *, solver="auto"|"exact"|"fast"|"exhaustive", seed=0,
-  map_fn=map) -> Mapping`` over networkx-based :class:`ServiceGraph` and :class:`Substrate`.
+  map_fn=map, budget_s=None, exact_runner=None) -> Mapping`` over networkx-based
+  :class:`ServiceGraph` and :class:`Substrate`.
 * :func:`place_sonata` — SONATA dicts in, ``{vnf_id: vim_uuid}`` out (what the lifecycle code
   calls); :func:`place_sonata_mapping` returns the full :class:`Mapping`.
 * Builders :func:`service_from_sonata`, :func:`substrate_from_sonata`, :func:`policy_from_sonata`.
@@ -13,11 +14,14 @@ Public surface (everything else is internal and may change):
   ``reasons``), :class:`SearchExhaustedError`, ``mano.errors.PlacementError`` for bad input.
 
 Generators of synthetic substrates and services live in :mod:`placement.generators`; the
-SONATA case runner in :mod:`placement.cases`; the Ray fan-out in ``actors.placement_search``.
+SONATA case runner in :mod:`placement.cases`; the Ray fan-out in ``actors.placement_search``
+and the MILP as a Ray task that can be killed (an :class:`~placement.anytime.ExactRunner`) in
+``actors.placement_exact``.
 """
 
 from __future__ import annotations
 
+from placement.anytime import ExactRunner
 from placement.engine import Solver, place
 from placement.errors import (
     InfeasibilityReason,
@@ -35,6 +39,7 @@ from placement.service_builder import service_from_sonata
 from placement.substrate import Pop, PopType, Substrate, substrate_from_sonata
 
 __all__ = [
+    "ExactRunner",
     "InfeasibilityReason",
     "InfeasiblePlacementError",
     "InfeasibleRequestError",
@@ -78,6 +83,7 @@ def place_sonata_mapping(
     map_fn=map,
     wims: list[dict] | None = None,
     budget_s: float | None = None,
+    exact_runner: ExactRunner | None = None,
 ) -> Mapping:
     """Like :func:`place_sonata` but returns the full :class:`Mapping` (units, routes, objective)."""
     service = service_from_sonata(nsd, vnfds, ingress, egress)
@@ -90,7 +96,8 @@ def place_sonata_mapping(
         operator_weight=operator_weight,
         developer_weight=developer_weight,
     )
-    return place(service, substrate, policy, solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s)
+    return place(service, substrate, policy, solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s,
+                 exact_runner=exact_runner)
 
 
 def place_sonata(
@@ -111,6 +118,7 @@ def place_sonata(
     map_fn=map,
     wims: list[dict] | None = None,
     budget_s: float | None = None,
+    exact_runner: ExactRunner | None = None,
 ) -> dict[str, str]:
     """Place a SONATA service; returns ``{NSD vnf_id: vim_uuid}``.
 
@@ -139,5 +147,6 @@ def place_sonata(
             map_fn=map_fn,
             wims=wims,
             budget_s=budget_s,
+            exact_runner=exact_runner,
         ).vnfs
     )

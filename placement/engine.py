@@ -11,7 +11,9 @@ The one pure entry point of the package. Steps, each a small function:
    computed with the chosen solver;
 5. solve; the fast search falls back to the MILP (with a time limit) when no start finds a
    feasible mapping, which either finds one, proves infeasibility with a precise reason, or
-   gives up with :class:`~placement.errors.SearchExhaustedError`;
+   gives up with :class:`~placement.errors.SearchExhaustedError`. Under a budget, with an
+   ``exact_runner`` (the live runtime's), a MILP that is not tiny runs elsewhere, racing the
+   search to the deadline and cancelled there (:mod:`placement.anytime`);
 6. re-verify the assignment with :func:`~placement.mapping.violations` and build the
    :class:`~placement.mapping.Mapping`.
 """
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from placement import exact, exhaustive, search
+from placement import anytime, exact, exhaustive, search
 from placement.errors import PlacementError, SearchExhaustedError
 from placement.mapping import Mapping, build_mapping, violations
 from placement.objective import evaluate
@@ -52,6 +54,15 @@ EXACT_SCALE = 3e-6
 MAX_EXACT_COLUMNS = 1_000_000
 EXACT_COLUMN_EXPONENT = 1.2
 EXACT_ITEM_EXPONENT = 2.0
+# With an exact runner and a budget, a MILP predicted to take at most this long still runs in
+# the caller, as without one: handing it to another process costs more than it can overrun.
+# The predictor errs on the slow side where it matters (measured 2026-12-03, 2 cores, load
+# balanced: 20 PoPs x 3 VNFs predicted 0.08 s, took 0.025 s; 10 x 4: 0.046 s, 0.021 s; the
+# default 3 PoPs: 0.001 s, 0.007 s), so such a MILP holds its caller a few hundredths of a
+# second, while a Ray task costs a few milliseconds on a warm worker and a second or more when
+# Ray must start one, and racing it means running the search as well. The SONATA demo on the
+# packaged 3 PoPs never starts a task.
+IN_PROCESS_EXACT_S = 0.1
 
 
 class Solver(str, enum.Enum):
@@ -115,6 +126,46 @@ def _limit(time_limit: float | None, deadline: float | None) -> float | None:
     return left if time_limit is None else min(time_limit, left)
 
 
+def _runs_elsewhere(problem: PlacementProblem, exact_runner: anytime.ExactRunner | None,
+                    deadline: float | None) -> bool:
+    """Whether the MILP runs through ``exact_runner``, racing the search (see IN_PROCESS_EXACT_S).
+    Without a budget there is no deadline to cancel it at: the MILP runs here, as a library
+    caller expects (and may wait for)."""
+    return (exact_runner is not None and deadline is not None
+            and predicted_exact_seconds(problem) > IN_PROCESS_EXACT_S)
+
+
+def _search_settings(problem, settings: search.SearchSettings | None, seed: int, deadline: float | None):
+    settings = settings or default_settings(problem, seed)
+    return settings if deadline is None else dataclasses.replace(settings, deadline=deadline)
+
+
+def _search_stats(settings: search.SearchSettings, outcome: search.SearchOutcome) -> dict:
+    return {"starts": settings.starts, "kicks": settings.kicks, "feasible_starts": outcome.feasible_starts}
+
+
+def _exact_stats(result: exact.ExactResult) -> dict:
+    return {"variables": result.variables, "constraints": result.constraints, "status": result.status,
+            "gap": 0.0 if result.optimal else result.gap}
+
+
+def _race(problem: PlacementProblem, exact_runner: anytime.ExactRunner, *, seed: int, map_fn,
+          settings: search.SearchSettings | None, time_limit: float | None, deadline: float) -> _Solved:
+    """The MILP elsewhere against the search here, both to the deadline: the better answer."""
+    settings = _search_settings(problem, settings, seed, deadline)
+    raced = anytime.race(problem, exact_runner, lambda: search.search(problem, settings, map_fn=map_fn),
+                         time_limit=time_limit, deadline=deadline)
+    if raced.winner == "exact":
+        found = raced.searched
+        alongside = "found nothing" if found.assignment is None else f"objective {found.objective:.6g}"
+        stats = {**_exact_stats(raced.exact), "search": f"ran alongside: {alongside}"}
+        return _Solved(raced.assignment, raced.exact.optimal, stats, Solver.EXACT)
+    stats = {**_search_stats(settings, raced.searched), "exact": raced.note}
+    if time.time() >= deadline:
+        stats["deadline_reached"] = True
+    return _Solved(raced.assignment, False, stats, Solver.FAST)
+
+
 def _solve(
     problem: PlacementProblem,
     solver: Solver,
@@ -124,6 +175,7 @@ def _solve(
     settings: search.SearchSettings | None,
     time_limit: float | None,
     deadline: float | None = None,
+    exact_runner: anytime.ExactRunner | None = None,
 ) -> _Solved:
     if solver is Solver.EXHAUSTIVE:
         found = exhaustive.place_exhaustive(problem)
@@ -136,6 +188,9 @@ def _solve(
         if deadline is None:
             raise PlacementError(f"{exact_note}: too large for the exact solver; use the fast one")
         solver = Solver.FAST  # a budget asks for the best answer in time: the search gives one
+    if solver is Solver.EXACT and _runs_elsewhere(problem, exact_runner, deadline):
+        return _race(problem, exact_runner, seed=seed, map_fn=map_fn, settings=settings, time_limit=time_limit,
+                     deadline=deadline)
     if solver is Solver.EXACT:
         try:
             result = exact.place_exact(problem, time_limit=_limit(time_limit, deadline))
@@ -145,14 +200,10 @@ def _solve(
             # Over budget without an incumbent: the fast search answers in what is left.
             exact_note, solver = str(exc), Solver.FAST
         else:
-            stats = {"variables": result.variables, "constraints": result.constraints, "status": result.status,
-                     "gap": 0.0 if result.optimal else result.gap}
-            return _Solved(result.assignment, result.optimal, stats, solver)
-    settings = settings or default_settings(problem, seed)
-    if deadline is not None:
-        settings = dataclasses.replace(settings, deadline=deadline)
+            return _Solved(result.assignment, result.optimal, _exact_stats(result), solver)
+    settings = _search_settings(problem, settings, seed, deadline)
     outcome = search.search(problem, settings, map_fn=map_fn)
-    stats = {"starts": settings.starts, "kicks": settings.kicks, "feasible_starts": outcome.feasible_starts}
+    stats = _search_stats(settings, outcome)
     if exact_note:
         stats["exact"] = exact_note
     if deadline is not None and time.time() >= deadline:
@@ -161,7 +212,11 @@ def _solve(
         return _Solved(outcome.assignment, False, stats, solver)
     # no start found a feasible mapping: let the MILP find one (or prove there is none), then improve it
     limit = _limit(time_limit, deadline) if deadline is not None else (time_limit or 30.0)
-    fallback = exact.place_exact(problem.with_weights(0.0, 0.0), time_limit=limit)
+    feasibility_only = problem.with_weights(0.0, 0.0)
+    if _runs_elsewhere(feasibility_only, exact_runner, deadline):
+        fallback = anytime.solve_by(feasibility_only, exact_runner, time_limit=limit, deadline=deadline)
+    else:
+        fallback = exact.place_exact(feasibility_only, time_limit=limit)
     improved = search.search(problem, settings, map_fn=map_fn, initial=fallback.assignment)
     return _Solved(improved.assignment, False, {**stats, "feasible_starts": 0, "fallback": "exact feasibility"},
                    solver)
@@ -198,6 +253,7 @@ def place(
     settings: search.SearchSettings | None = None,
     time_limit: float | None = None,
     budget_s: float | None = None,
+    exact_runner: anytime.ExactRunner | None = None,
 ) -> Mapping:
     """Place ``service`` on ``substrate`` under ``policy``; a pure function.
 
@@ -215,6 +271,13 @@ def place(
         budget_s: wall-clock budget of the whole placement. The answer is the best mapping found
             by then: the MILP runs with the time left and returns its incumbent (with its proven
             gap, ``stats["gap"]``), the search stops kicking at the deadline. None: no budget.
+        exact_runner: where a budgeted MILP runs so that it can be stopped (see
+            :mod:`placement.anytime`; the live runtime's is a Ray task,
+            ``actors.placement_exact.ray_exact_runner``). With one, a MILP predicted to take
+            more than ``IN_PROCESS_EXACT_S`` runs there while the search runs here, both to the
+            deadline; the better answer wins and the MILP is cancelled at the deadline
+            (``stats["exact"]`` says why the search answered, e.g. "cancelled at the deadline").
+            None, or no budget: the MILP runs in this process, which HiGHS may hold past its limit.
 
     Raises:
         InfeasibleRequestError: no mapping exists (``reasons`` say which resource and where).
@@ -228,7 +291,8 @@ def place(
     chosen = choose_solver(problem, solver, budget_s)
     if settings is not None and settings.seed != seed:
         settings = dataclasses.replace(settings, seed=seed)
-    solve_args = dict(seed=seed, map_fn=map_fn, settings=settings, time_limit=time_limit, deadline=deadline)
+    solve_args = dict(seed=seed, map_fn=map_fn, settings=settings, time_limit=time_limit, deadline=deadline,
+                      exact_runner=exact_runner)
     problem, scales = _normalised(problem, policy, chosen, **solve_args)
     solved = _solve(problem, chosen, **solve_args)
     broken = violations(problem, solved.assignment)

@@ -325,12 +325,29 @@ def _decode(problem: PlacementProblem, x, solution: np.ndarray) -> np.ndarray:
     return assignment
 
 
+# HiGHS is given at least this long when the model is built after the deadline has passed: it
+# may still return an incumbent its first heuristics find, and whoever waits has stopped anyway.
+MIN_TIME_LIMIT_S = 0.05
+
+
 def solve_exact(
-    problem: PlacementProblem, *, time_limit: float | None = None, mip_rel_gap: float = 1e-7
+    problem: PlacementProblem,
+    *,
+    time_limit: float | None = None,
+    mip_rel_gap: float = 1e-7,
+    deadline: float | None = None,
 ) -> ExactResult:
-    """Solve to optimality (or until ``time_limit``); no exception on infeasibility."""
+    """Solve to optimality (or until ``time_limit``); no exception on infeasibility.
+
+    ``deadline`` (wall clock, ``time.time()``) caps HiGHS's time limit by what is left of it
+    once the model is built, which takes seconds on large substrates. HiGHS honours its limit
+    in branch and bound only, not while it presolves, so a solve that must end at a deadline
+    has to run where it can be killed (``placement.anytime``)."""
     started = time.perf_counter()
     model, x = build_model(problem)
+    if deadline is not None:
+        left = max(MIN_TIME_LIMIT_S, deadline - time.time())
+        time_limit = left if time_limit is None else min(time_limit, left)
     result = model.solve(time_limit, mip_rel_gap)
     seconds = time.perf_counter() - started
     assignment = _decode(problem, x, result.x) if result.x is not None else None
@@ -373,7 +390,12 @@ def is_feasible(problem: PlacementProblem, *, time_limit: float = 10.0, **groups
 
 def place_exact(problem: PlacementProblem, *, time_limit: float | None = None) -> ExactResult:
     """Solve; raise a precise InfeasibleRequestError when no mapping exists."""
-    result = solve_exact(problem, time_limit=time_limit)
+    return checked(problem, solve_exact(problem, time_limit=time_limit), time_limit)
+
+
+def checked(problem: PlacementProblem, result: ExactResult, time_limit: float | None) -> ExactResult:
+    """``result`` when it has a mapping; else the precise reasons of an infeasible request
+    (InfeasibleRequestError) or SearchExhaustedError (nothing found within the limit)."""
     if result.infeasible:
         raise feasibility.explain_joint_infeasibility(problem, is_feasible)
     if result.assignment is None:

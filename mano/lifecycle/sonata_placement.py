@@ -10,6 +10,7 @@ the links of the original graph (the running instances are already placed).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from typing import Any
 
@@ -17,6 +18,8 @@ import placement
 from placement.errors import InfeasibleRequestError
 from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
 from mano.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _renamed_ref(ref: str, rename: dict[str, str], ns_points: set[str]) -> str:
@@ -60,19 +63,35 @@ def placement_budget_s(settings: Settings) -> float:
     return min(settings.placement_budget_s, 0.5 * settings.placement_timeout_s)
 
 
+def placement_solver(settings: Settings) -> str:
+    """The engine's solver, ``MANO_PLACEMENT_SOLVER``: ``auto`` (by predicted time) unless the
+    operator forces one (``exact``: the MILP, raced against the search and cancelled at the
+    budget's end in the live runtime; ``fast``; ``exhaustive``)."""
+    choice = settings.placement_solver.strip().lower()
+    valid = [s.value for s in placement.Solver]
+    if choice not in valid:
+        raise ValueError(f"MANO_PLACEMENT_SOLVER={settings.placement_solver!r}: expected one of {', '.join(valid)}")
+    return choice
+
+
 def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int = 0, map_fn=map,
-                  budget_s: float | None = None) -> PlacementOutcome:
+                  budget_s: float | None = None, exact_runner=None) -> PlacementOutcome:
     """Place under the request's policies (operator, customer blacklist, developer weights and
     ingress/egress proximity) and pins: ``{instance id: PoP uuid}``
-    and how the engine found it. ``budget_s``: the engine's time budget (None: unbounded)."""
+    and how the engine found it. ``budget_s``: the engine's time budget (None: unbounded);
+    ``exact_runner``: where a budgeted MILP runs so that it can be cancelled at the deadline
+    (``placement.place``; None: in this process)."""
     vnfds = list({(u.vnfd["vendor"], u.vnfd["name"], str(u.vnfd["version"])): dict(u.vnfd)
                   for u in request.units}.values())
     topology = {"vims": [p.to_sonata() for p in request.pops],
                 "wims": [{"uuid": "wan", "qos": [link.to_sonata() for link in request.links]}]}
     try:
-        found = _place(request, vnfds, topology, solver, seed, map_fn, budget_s)
+        found = _place(request, vnfds, topology, solver, seed, map_fn, budget_s, exact_runner)
     except InfeasibleRequestError as exc:
         raise _in_nsd_terms(exc, request) from None
+    if "exact" in found.stats:  # why the MILP did not answer (the outcome has no field for it)
+        log.info("placement of %s: the %s solver answered (the MILP: %s)", request.service_id, found.solver,
+                 found.stats["exact"])
     return PlacementOutcome(dict(found.vnfs), found.solver, seconds=found.solve_seconds, objective=found.objective,
                             optimal=found.optimal, gap=found.stats.get("gap"))
 
@@ -94,10 +113,10 @@ def _in_nsd_terms(exc: InfeasibleRequestError, request: PlacementRequest) -> Inf
     return InfeasibleRequestError(reasons, renamed(exc.headline))
 
 
-def _place(request: PlacementRequest, vnfds, topology, solver, seed, map_fn, budget_s):
+def _place(request: PlacementRequest, vnfds, topology, solver, seed, map_fn, budget_s, exact_runner):
     return placement.place_sonata_mapping(
         service_nsd(request), vnfds, topology,
         {"policy": request.policy, "policy_list": list(request.policy_list), "weights": dict(request.weights)},
         {"blacklist": list(request.blacklist)}, [dict(e) for e in request.ingresses] or None,
         [dict(e) for e in request.egresses] or None, predefined_mapping=dict(request.pinned) or None,
-        solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s)
+        solver=solver, seed=seed, map_fn=map_fn, budget_s=budget_s, exact_runner=exact_runner)

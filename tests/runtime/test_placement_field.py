@@ -39,12 +39,12 @@ mano.shutdown()
 """
 
 
-def instantiate_in_a_fresh_runtime(tmp_path, topology, service) -> dict:
+def instantiate_in_a_fresh_runtime(tmp_path, topology, service, *, script: str = SCRIPT, **settings: str) -> dict:
     env = {**os.environ, "MANO_HOME": str(tmp_path / "home"), "MANO_DASHBOARD": "0", "MANO_TOPOLOGY": str(topology),
-           "MANO_SPARE_SERVICE_ACTORS": "0", "MANO_SPARE_VNF_ACTORS": "0"}
+           "MANO_SPARE_SERVICE_ACTORS": "0", "MANO_SPARE_VNF_ACTORS": "0", **settings}
     env.pop("MANO_MONGO_URL", None)
     env.pop("MANO_RAY_ADDRESS", None)
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(service)], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, "-c", script, str(service)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -107,6 +107,70 @@ def test_an_infeasible_request_says_which_resource_is_short_and_where(rt, tmp_pa
     assert "VNF 'vnf_firewall' (40 cores" in message and "fits on no PoP" in message, message
     # each PoP named with what it has free (other tests' services may hold some of its 32 cores)
     assert all(re.search(rf"pop{i} \(pop-{i}\) has \d+ cores free", message) for i in range(3)), message
+
+
+FORCED_EXACT_SCRIPT = """
+import json, sys, threading, time
+import psutil
+import mano
+mano.init()
+
+def milp_workers():  # this runtime's processes (Ray's are ours) running the MILP's Ray task
+    found = set()
+    for process in psutil.Process().children(recursive=True):
+        try:
+            found |= {process.pid} if process.name().startswith("ray::_solve_exact") else set()
+        except psutil.Error:
+            pass
+    return found
+
+seen, done = set(), threading.Event()
+def watch():
+    while not done.is_set():
+        seen.update(milp_workers())
+        time.sleep(0.02)
+threading.Thread(target=watch, daemon=True).start()
+started = time.perf_counter()
+services = [mano.instantiate(sys.argv[1], wait=False) for _ in range(3)]  # one lock, three requests
+for svc in services:
+    svc.wait()
+seconds = time.perf_counter() - started
+done.set()
+steps = [next(o for o in svc.operations if o.type.value == "instantiate").step("place") for svc in services]
+left, until = seen, time.monotonic() + 10
+while left and time.monotonic() < until:
+    time.sleep(0.1)
+    left = seen & milp_workers()
+print(json.dumps({"seconds": seconds, "status": [svc.status for svc in services],
+                  "placements": [step.result["placement"] for step in steps],
+                  "step_s": [(step.finished_at - step.started_at).total_seconds() for step in steps],
+                  "milp_workers_seen": len(seen), "milp_workers_left": len(left)}))
+for svc in services:
+    svc.terminate()
+mano.shutdown()
+"""
+
+
+def test_a_forced_milp_over_its_budget_answers_in_time_and_leaves_no_solve_running(tmp_path):
+    """``MANO_PLACEMENT_SOLVER=exact`` on 500 PoPs (the demo, load balanced, 1 s budget): HiGHS
+    overruns its time limit there (33 s for a 10 s limit on 500 PoPs x a 3-VNF chain) and used
+    to hold the Placement plugin's lock all along, so requests queued behind it could end with
+    the executive's first fit. Now the MILP runs as a Ray task killed at the deadline: three
+    concurrent requests each get the engine's answer in about the budget, and no MILP worker
+    is left."""
+    substrate = load_substrate("generated:500", Capacity(cores=64, usage=0.5, seed=0))
+    topology = tmp_path / "generated-500.yml"
+    topology.write_text(yaml.safe_dump(to_sonata(substrate)))
+    outcome = instantiate_in_a_fresh_runtime(tmp_path, topology, EXAMPLES / "sonata-demo", script=FORCED_EXACT_SCRIPT,
+                                             MANO_PLACEMENT_SOLVER="exact", MANO_PLACEMENT_BUDGET_S="1")
+    assert outcome["status"] == ["READY"] * 3, outcome
+    # the search's incumbent, unless HiGHS found a better one by the deadline; the engine's either way
+    assert all(p["solver"] in ("fast", "exact") and "fallback" not in p for p in outcome["placements"]), outcome
+    assert all(p["seconds"] < 6 for p in outcome["placements"]), outcome  # 1 s budget; generous (busy machine)
+    assert outcome["milp_workers_seen"] >= 1, outcome  # the MILP did run, as a Ray task
+    assert outcome["milp_workers_left"] == 0, outcome  # and none outlived its placement
+    # generous (busy machine): one placement's MILP alone would take longer than all of this
+    assert max(outcome["step_s"]) < 8 and outcome["seconds"] < 30, outcome
 
 
 FALLBACK_SCRIPT = """

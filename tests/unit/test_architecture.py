@@ -87,7 +87,7 @@ def test_no_import_cycles_between_modules():
 
 
 def test_every_ray_call_goes_through_actors_calls():
-    """``.remote(...)``, ``ray.get``, ``ray.wait`` and ``ray.get_actor`` appear in actors/calls.py
+    """``.remote(...)``, ``ray.get``, ``ray.wait``, ``ray.cancel`` and ``ray.get_actor`` appear in actors/calls.py
     only: one place translates Ray's failures, applies timeouts and retries (a call made
     elsewhere once turned a restarting actor into an immediate failure). ``@ray.remote`` on a
     class or function declares an actor or task; it is not a call."""
@@ -107,7 +107,7 @@ def test_every_ray_call_goes_through_actors_calls():
             func = node.func
             if isinstance(func, ast.Attribute) and (
                     func.attr == "remote"
-                    or (func.attr in ("get", "wait", "get_actor") and isinstance(func.value, ast.Name)
+                    or (func.attr in ("get", "wait", "cancel", "get_actor") and isinstance(func.value, ast.Name)
                         and func.value.id == "ray")):
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {ast.unparse(func)}")
     assert offenders == [], "call Ray through actors.calls: " + ", ".join(offenders)

@@ -20,3 +20,11 @@ def test_runtime_tunables_come_from_the_environment():
                                   "MANO_LEASE_TTL_S": "2.5"})
     assert (settings.slm_threads, settings.flm_threads, settings.recovery_period_s) == (4, 8, 0.5)
     assert (settings.spare_refill_delay_s, settings.spare_idle_cpu_percent, settings.lease_ttl_s) == (3.0, 80.0, 2.5)
+
+
+def test_the_placement_solver_is_auto_unless_forced_and_a_typo_is_refused_by_name():
+    from mano.lifecycle.sonata_placement import placement_solver
+    assert placement_solver(Settings()) == "auto"
+    assert placement_solver(Settings.from_env({"MANO_PLACEMENT_SOLVER": "Exact"})) == "exact"
+    with pytest.raises(ValueError, match="MANO_PLACEMENT_SOLVER='milp': expected one of exact, fast, exhaustive, auto"):
+        placement_solver(Settings(placement_solver="milp"))
