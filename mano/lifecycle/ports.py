@@ -74,6 +74,7 @@ class PlacementOutcome:
     optimal: bool = False           # proven optimal
     gap: float | None = None        # proven relative gap to the best bound, when one is known
     fallback: str | None = None     # why first fit answered instead of the engine
+    exact: str | None = None        # why the MILP, when it was tried, did not answer (cancelled at the deadline...)
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "mapping" and v is not None}

@@ -89,11 +89,11 @@ def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int 
         found = _place(request, vnfds, topology, solver, seed, map_fn, budget_s, exact_runner)
     except InfeasibleRequestError as exc:
         raise _in_nsd_terms(exc, request) from None
-    if "exact" in found.stats:  # why the MILP did not answer (the outcome has no field for it)
+    if "exact" in found.stats:
         log.info("placement of %s: the %s solver answered (the MILP: %s)", request.service_id, found.solver,
                  found.stats["exact"])
     return PlacementOutcome(dict(found.vnfs), found.solver, seconds=found.solve_seconds, objective=found.objective,
-                            optimal=found.optimal, gap=found.stats.get("gap"))
+                            optimal=found.optimal, gap=found.stats.get("gap"), exact=found.stats.get("exact"))
 
 
 def _in_nsd_terms(exc: InfeasibleRequestError, request: PlacementRequest) -> InfeasibleRequestError:
