@@ -33,7 +33,7 @@ class Slm(_Named):
 
     actor = naming.SLM
 
-    def instantiate(self, nsd: Mapping[str, Any], vnfds: Sequence[Mapping[str, Any]], **request: Any) -> dict:
+    def instantiate(self, nsd: Any, vnfds: Sequence[Mapping[str, Any]] = (), **request: Any) -> dict:
         """``request``: vim, operation_id, user_data, params, service_id (see the SLM)."""
         return self._call("instantiate", nsd, vnfds, **request)
 

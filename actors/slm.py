@@ -36,7 +36,7 @@ from actors.plugin import PluginActor
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
 from actors.smr_port import RaySpecificManagers
-from mano.descriptors.service import load_service
+from mano.descriptors.service import ServicePackage, load_service
 from mano.errors import LifecycleError
 from mano.lifecycle.dispatch import ServiceDispatch
 from mano.lifecycle.lease import service_key
@@ -77,11 +77,15 @@ class ServiceLifecycleManagerActor(PluginActor):
         threading.Thread(target=self._recovery_loop, args=(settings.recovery_period_s,), daemon=True).start()
 
     # --- requests ----------------------------------------------------------------------
-    def instantiate(self, nsd: Mapping[str, Any], vnfds: Sequence[Mapping[str, Any]], *, vim: str | None = None,
-                    operation_id: str | None = None, user_data: Mapping[str, Any] | None = None,
-                    params: Mapping[str, Any] | None = None, service_id: str | None = None) -> dict:
+    def instantiate(self, nsd: Mapping[str, Any] | ServicePackage, vnfds: Sequence[Mapping[str, Any]] = (), *,
+                    vim: str | None = None, operation_id: str | None = None,
+                    user_data: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                    service_id: str | None = None) -> dict:
+        """``nsd``, ``vnfds``: the descriptors as documents (the gateway's), validated here; or a
+        package the caller loaded (``mano.instantiate``), validated once already, when it was loaded."""
         self._require_running()
-        package = load_service(dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
+        package = nsd if isinstance(nsd, ServicePackage) else load_service(
+            dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
         new = self._is_new(operation_id)
         # A spare taken is claimed by the run it is sent (its first work), or below if admission
         # refuses: then it passivates by itself.

@@ -225,8 +225,8 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
     given = {"policy": policy, "policy_list": policy_list, "blacklist": blacklist, "weights": weights,
              "ingresses": ingresses, "egresses": egresses}
     params.update({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in given.items() if v is not None})
-    op = rt.call("slm", "instantiate", package.nsd.to_dict(), [v.to_dict() for v in package.unique_vnfds],
-                 vim=vim, operation_id=operation_id or str(uuid.uuid4()), user_data=user_data, params=params)
+    # The package travels as loaded: its descriptors were validated once, by _package.
+    op = rt.call("slm", "instantiate", package, vim=vim, operation_id=operation_id or str(uuid.uuid4()), user_data=user_data, params=params)
     service = Service(op["service_id"], rt, last_operation=op["id"])
     if wait:
         service.wait(op["id"], timeout)

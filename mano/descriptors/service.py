@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from mano.descriptors.loader import (DEFAULT_MAX_BYTES, Source, _raise, descriptor_kind, load_nsd,
                                      load_vnfd, read_document)
@@ -33,6 +33,11 @@ class ServicePackage:
     def vnfd(self, vnf_id: str) -> Vnfd:
         return self.vnfds[vnf_id]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A package crosses processes as loaded (mano.instantiate -> the SLM actor), not as
+        # documents to validate again; its read-only mapping does not pickle by itself.
+        return _package, (self.nsd, dict(self.vnfds), self.source)
+
     @property
     def unique_vnfds(self) -> tuple[Vnfd, ...]:
         """Each distinct VNFD once, in NSD order (two functions may share one VNFD)."""
@@ -40,6 +45,10 @@ class ServicePackage:
         for nf in self.nsd.network_functions:
             seen.setdefault(nf.vnfd_key, self.vnfds[nf.vnf_id])
         return tuple(seen.values())
+
+
+def _package(nsd: Nsd, vnfds: dict[str, Vnfd], source: str) -> ServicePackage:
+    return ServicePackage(nsd=nsd, vnfds=MappingProxyType(vnfds), source=source)
 
 
 def resolve(nsd: Nsd, vnfds: Iterable[Vnfd], *, source: str = "<dict>") -> ServicePackage:

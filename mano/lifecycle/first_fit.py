@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-from mano.descriptors.models import Vnfd
 from mano.errors import InfeasiblePlacementError
 from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
 
@@ -27,7 +26,7 @@ def first_fit(request: PlacementRequest) -> dict[str, str]:
         raise InfeasiblePlacementError("no PoP is available (all blacklisted or none attached)")
     mapping: dict[str, str] = {}
     for unit in request.units:
-        vnfd = Vnfd.model_validate(unit.vnfd)
+        vnfd = unit.vnfd
         need = (vnfd.vcpus, vnfd.memory_gb)
         candidates = [request.pinned[unit.instance_id]] if unit.instance_id in request.pinned else list(free)
         chosen = next((p for p in candidates if p in free and free[p][0] >= need[0] - 1e-9

@@ -12,7 +12,6 @@ import dataclasses
 import time
 from typing import Callable, Iterable, Mapping
 
-from mano.descriptors.models import Vnfd
 from mano.lifecycle.ports import PlacementRequest
 
 
@@ -55,6 +54,6 @@ class PendingPlacements:
         expires = self._clock() + self.ttl_s
         for unit in request.units:
             if unit.instance_id in mapping:
-                vnfd = Vnfd.model_validate(unit.vnfd)
+                vnfd = unit.vnfd
                 self._reserved[unit.instance_id] = _Reservation(mapping[unit.instance_id], vnfd.vcpus,
                                                                 vnfd.memory_gb, expires)

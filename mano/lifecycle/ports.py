@@ -4,14 +4,22 @@ The service controller talks to the function lifecycle manager, the infrastructu
 placement only through these protocols. The Ray actors implement them with remote calls
 (``actors/ports.py``); unit tests implement them with plain objects (``mano.testing``), so
 every workflow runs synchronously and deterministically without Ray (STYLE practice 6).
-Each cross-boundary input is one frozen dataclass (practice 12).
+Each cross-boundary input is one frozen dataclass (practice 12). Descriptors travel typed
+(:class:`~mano.descriptors.models.Vnfd`): validated once, where the service's package was
+loaded, not again by each port they cross.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Mapping, Protocol, Sequence
 
+from mano.descriptors.models import Vnfd
 from mano.lifecycle.vim_port import Network, NetworkRequest, Pop, WanLink
+
+
+def _typed(vnfd: Vnfd | Mapping[str, Any]) -> Vnfd:
+    """A VNFD as the ports carry it: a document (a test's, an SSM's) is validated here, once."""
+    return vnfd if isinstance(vnfd, Vnfd) else Vnfd.model_validate(vnfd)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,10 +29,13 @@ class FunctionDeployment:
     service_id: str
     vnf_instance_id: str
     vnf_id: str
-    vnfd: Mapping[str, Any]
+    vnfd: Vnfd
     pop: str
     networks: Mapping[str, str] = dataclasses.field(default_factory=dict)  # VNF cp -> network id
     vim: str = "emulated"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vnfd", _typed(self.vnfd))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +53,10 @@ class PlacementUnit:
 
     instance_id: str
     vnf_id: str
-    vnfd: Mapping[str, Any]
+    vnfd: Vnfd
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vnfd", _typed(self.vnfd))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,7 +38,7 @@ def placement_payload(request: PlacementRequest) -> dict:
     returns.
     """
     return {"nsd": dict(request.nsd), "policy": request.policy,
-            "functions": [{"instance_id": u.instance_id, "vnf_id": u.vnf_id, "vnfd": dict(u.vnfd)}
+            "functions": [{"instance_id": u.instance_id, "vnf_id": u.vnf_id, "vnfd": u.vnfd.to_dict()}
                           for u in request.units],
             "pops": [pop_payload(p) for p in request.pops],
             "pinned": dict(request.pinned), "blacklist": list(request.blacklist)}

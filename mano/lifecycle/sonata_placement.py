@@ -37,7 +37,7 @@ def service_nsd(request: PlacementRequest) -> dict[str, Any]:
     for unit in request.units:
         vnfd = unit.vnfd
         functions.append({**by_vnf_id.get(unit.vnf_id, {}), "vnf_id": unit.instance_id,
-                          "vnf_vendor": vnfd["vendor"], "vnf_name": vnfd["name"], "vnf_version": str(vnfd["version"])})
+                          "vnf_vendor": vnfd.vendor, "vnf_name": vnfd.name, "vnf_version": str(vnfd.version)})
     nsd["network_functions"] = functions
     if max(Counter(u.vnf_id for u in request.units).values(), default=0) > 1 or \
             {u.vnf_id for u in request.units} != set(by_vnf_id):
@@ -81,7 +81,7 @@ def place_request(request: PlacementRequest, *, solver: str = "auto", seed: int 
     and how the engine found it. ``budget_s``: the engine's time budget (None: unbounded);
     ``exact_runner``: where a budgeted MILP runs so that it can be cancelled at the deadline
     (``placement.place``; None: in this process)."""
-    vnfds = list({(u.vnfd["vendor"], u.vnfd["name"], str(u.vnfd["version"])): dict(u.vnfd)
+    vnfds = list({(u.vnfd.vendor, u.vnfd.name, str(u.vnfd.version)): u.vnfd.to_dict()
                   for u in request.units}.values())
     topology = {"vims": [p.to_sonata() for p in request.pops],
                 "wims": [{"uuid": "wan", "qos": [link.to_sonata() for link in request.links]}]}

@@ -17,7 +17,6 @@ import contextlib
 import logging
 from typing import Any, Iterator
 
-from mano.descriptors.models import Vnfd
 from mano.errors import (DuplicateRecordError, LifecycleError, RecordNotFoundError, StaleRecordError,
                          UnknownInstanceError)
 from mano.lifecycle.lease import DEFAULT_TTL_S, InstanceLeases, vnf_key
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def vnf_deployment(req: FunctionDeployment) -> VnfDeployment:
     """Translate an FLM deploy request into what a VIM driver needs."""
-    vnfd = Vnfd.model_validate(req.vnfd)
+    vnfd = req.vnfd
     units = [UnitRequest(id=u.id, image=u.vm_image, vcpus=u.resource_requirements.cpu.vcpus,
                          memory_gb=u.resource_requirements.memory.gb,
                          connection_points=tuple(c.id for c in u.connection_points), kind="vm")
@@ -95,7 +94,7 @@ class VnfController:
             if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
                 return existing.to_sonata()  # already deployed: idempotent
             deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
-            vnfr = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks)
+            vnfr = build_vnfr(req.service_id, self.id, req.vnfd, deployed, req.networks)
             vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
             if existing is not None:
                 vnfr = vnfr.model_copy(update={"rev": existing.rev, "fence": existing.fence})
@@ -157,7 +156,7 @@ class VnfController:
             self._vim.remove_vnf(record.vim, req.service_id, self.id)
             failed = self._move(vnfrs, VnfState.FAILED)
             deployed = self._vim.deploy_vnf(record.vim, vnf_deployment(req))
-            fresh = build_vnfr(req.service_id, self.id, Vnfd.model_validate(req.vnfd), deployed, req.networks,
+            fresh = build_vnfr(req.service_id, self.id, req.vnfd, deployed, req.networks,
                                version=str(int(record.version) + 1))
             healed = vnfrs.mutate(self.id, lambda r: fresh.model_copy(update={
                 "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}), current=failed)

@@ -144,7 +144,7 @@ class ServiceWorkflows:
             wanted = [nf.vnf_id for nf in package.nsd.network_functions]
             pins = dict(ctx.request.get("pinned") or {})
         ids = self.functions.new_instance_ids(len(wanted))
-        units = tuple(PlacementUnit(i, vnf_id, package.vnfd(vnf_id).to_dict()) for i, vnf_id in zip(ids, wanted))
+        units = tuple(PlacementUnit(i, vnf_id, package.vnfd(vnf_id)) for i, vnf_id in zip(ids, wanted))
         request = PlacementRequest(
             service_id=self.service_id, nsd=record.nsd, units=units,
             pops=tuple(self.infrastructure.list_pops(record.vim)),
@@ -221,7 +221,7 @@ class ServiceWorkflows:
         self.mutate_service(lambda s: _with_instances(s, planned, package))
         networks = self._networks()
         requests = [FunctionDeployment(service_id=self.service_id, vnf_instance_id=p["id"], vnf_id=p["vnf_id"],
-                                       vnfd=package.vnfd(p["vnf_id"]).to_dict(), pop=p["pop"], vim=record.vim,
+                                       vnfd=package.vnfd(p["vnf_id"]), pop=p["pop"], vim=record.vim,
                                        networks=_vnf_networks(package.nsd, p["vnf_id"], networks))
                    for p in planned]
         vnfrs = self.functions.deploy(requests)
@@ -313,7 +313,7 @@ class ServiceWorkflows:
             raise LifecycleError(f"service {self.service_id} has no live VNF instance "
                                  f"{ctx.request['vnf_instance_id']}")
         request = FunctionDeployment(service_id=self.service_id, vnf_instance_id=instance.id,
-                                     vnf_id=instance.vnf_id, vnfd=package.vnfd(instance.vnf_id).to_dict(),
+                                     vnf_id=instance.vnf_id, vnfd=package.vnfd(instance.vnf_id),
                                      pop=instance.pop, vim=record.vim,
                                      networks=_vnf_networks(package.nsd, instance.vnf_id, self._networks()))
         vnfr = self.functions.heal(FunctionAction(self.service_id, instance.id, {"deployment": request}))

@@ -91,3 +91,15 @@ def test_resolve_reports_a_missing_vnf(sonata_fixtures):
     assert info.value.problems == [
         "network_functions[1]: no VNFD for 'vforward_vnf_2_2' (vendor 'everything-must-go', "
         "name 'vforward-vnf-2-2', version '0.2.2')"]
+
+
+def test_a_loaded_package_crosses_processes_as_it_is():
+    """``mano.instantiate`` hands the SLM actor the package it loaded (validated once), pickled."""
+    import pickle
+
+    from paths import EXAMPLES
+    package = load_service(EXAMPLES / "sonata-demo")
+    again = pickle.loads(pickle.dumps(package))
+    assert again == package and again.vnfd("vnf_firewall") == package.vnfd("vnf_firewall")
+    with pytest.raises(TypeError):  # still read-only on the other side
+        again.vnfds["vnf_firewall"] = None  # type: ignore[index]
