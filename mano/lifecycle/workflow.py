@@ -19,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar, overload
 
 from mano.errors import ManoError
 from mano.lifecycle.states import OperationState, StepState
+from mano.lifecycle.step_results import StepResult
 from mano.records import OperationRecord, utcnow
+
+ResultT = TypeVar("ResultT", bound=StepResult)
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,19 @@ class StepContext:
     def request(self) -> Mapping[str, Any]:
         return self.operation.request
 
-    def result(self, step: str) -> dict[str, Any]:
+    @overload
+    def result(self, step: str) -> dict[str, Any]: ...
+
+    @overload
+    def result(self, step: str, as_type: type[ResultT]) -> ResultT: ...
+
+    def result(self, step: str, as_type: type[ResultT] | None = None) -> Any:
+        """The result an earlier step recorded: as stored, or read back as ``as_type`` (the
+        step's :class:`~mano.lifecycle.step_results.StepResult`; its defaults if the step has
+        not run)."""
         progress = self.operation.step(step)
-        return dict(progress.result) if progress else {}
+        recorded = dict(progress.result) if progress else {}
+        return recorded if as_type is None else as_type.model_validate(recorded)
 
 
 class WorkflowRunner:
@@ -132,7 +145,7 @@ class WorkflowRunner:
             op = self._persist(op.with_step(step.name, state=StepState.RUNNING, attempts=attempts,
                                             started_at=utcnow(), message=None))
             try:
-                result = step.run(StepContext(op)) or {}
+                result = _as_record(step.run(StepContext(op)))
             except Exception as exc:  # noqa: BLE001 - the runner owns every outcome
                 message = _describe(exc)
                 retry = isinstance(exc, ManoError) and exc.retryable and attempts < self._retry.max_attempts
@@ -172,6 +185,13 @@ class WorkflowRunner:
 
     def _persist(self, op: OperationRecord) -> OperationRecord:
         return self._save(op.model_copy(update={"updated_at": utcnow()}))
+
+
+def _as_record(result: Any) -> dict[str, Any]:
+    """What a step returned, as its record keeps it (a typed result's JSON form)."""
+    if isinstance(result, StepResult):
+        return result.to_record()
+    return dict(result or {})
 
 
 def _settled(op: OperationRecord, name: str) -> bool:

@@ -3,11 +3,12 @@
 Each step is a small method of :class:`ServiceWorkflows`; the step list of an operation is
 data (:data:`STEP_NAMES`), so a reader sees the whole instantiate workflow in one place and a
 task SSM can reorder it. Steps act through the ports only and keep what later steps (and
-rollback) need in their result on the operation record.
+rollback) need in their result on the operation record, one typed result per step
+(:mod:`mano.lifecycle.step_results`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
@@ -18,6 +19,9 @@ from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions,
 from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement_payload, task_payload
 from mano.lifecycle.sonata_records import build_nsr
 from mano.lifecycle.states import OperationType
+from mano.lifecycle.step_results import (BestEffort, NetworksCreated, Placed, PlacedInstance, RecordsStored,
+                                         SmsOnboarded, TaskScheduled, Validated, VictimsSelected, VnfHealed,
+                                         VnfsConfigured, VnfsDeployed, VnfsRemoved, VnfsStarted, VnfsStopped)
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
 from mano.lifecycle.sm_port import SmOutcome
@@ -118,18 +122,18 @@ class ServiceWorkflows:
     def _actions(self, ids: list[str], **data: Any) -> list[FunctionAction]:
         return [FunctionAction(service_id=self.service_id, vnf_instance_id=i, data=data) for i in ids]
 
-    def _planned(self, ctx: StepContext) -> list[dict[str, str]]:
-        return list(ctx.result("place").get("instances", []))
+    def _planned(self, ctx: StepContext) -> tuple[PlacedInstance, ...]:
+        return ctx.result("place", Placed).instances
 
     def _networks(self) -> dict[str, str]:
         return dict(self.service().networks)
 
     # --- instantiate / scale out -------------------------------------------------------------
-    def validate(self, ctx: StepContext) -> dict[str, Any]:
+    def validate(self, ctx: StepContext) -> Validated:
         package = self.package()
-        return {"vnfs": sorted(package.vnfds)}
+        return Validated(vnfs=tuple(sorted(package.vnfds)))
 
-    def place(self, ctx: StepContext) -> dict[str, Any]:
+    def place(self, ctx: StepContext) -> Placed:
         package, record = self.package(), self.service()
         if ctx.operation.type == OperationType.SCALE_OUT:
             vnf_id, count = ctx.request["vnf_id"], int(ctx.request.get("count", 1))
@@ -156,8 +160,8 @@ class ServiceWorkflows:
         else:
             outcome = self.placement.place(request)
             mapping, how = outcome.mapping, outcome.summary()
-        instances = [{"id": u.instance_id, "vnf_id": u.vnf_id, "pop": mapping[u.instance_id]} for u in units]
-        return {"instances": instances, "placement": how, **_recorded(override)}
+        instances = tuple(PlacedInstance(id=u.instance_id, vnf_id=u.vnf_id, pop=mapping[u.instance_id]) for u in units)
+        return Placed(instances=instances, placement=how, **_recorded(override))
 
     # --- specific managers -------------------------------------------------------------------
     def _ssm(self, kind: str, payload: dict[str, Any]) -> Any:
@@ -166,31 +170,32 @@ class ServiceWorkflows:
             return SmOutcome(used=False, reason="absent")
         return self.sms.ssm(self.service_id, kind, payload)
 
-    def onboard_sms(self, ctx: StepContext) -> dict[str, Any]:
+    def onboard_sms(self, ctx: StepContext) -> SmsOnboarded:
         package = self.package()
         try:
             records = self.sms.onboard(self.service_id, package.nsd.to_dict(),
                                        {k: v.to_dict() for k, v in package.vnfds.items()})
         except ManoError as exc:  # SMs are optional behaviour: without them the defaults run
-            return {"specific_managers": [], "fallback": f"specific managers unavailable: {exc}"}
-        return {"specific_managers": [f"{r.get('sm_type')}:{r.get('sm_id')} {r.get('status')}" for r in records]}
+            return SmsOnboarded(fallback=f"specific managers unavailable: {exc}")
+        return SmsOnboarded(specific_managers=tuple(f"{r.get('sm_type')}:{r.get('sm_id')} {r.get('status')}"
+                                                    for r in records))
 
     def undo_onboard_sms(self, ctx: StepContext) -> None:
         self.sms.terminate(self.service_id)
 
-    def task_ssm(self, ctx: StepContext) -> dict[str, Any]:
+    def task_ssm(self, ctx: StepContext) -> TaskScheduled:
         rest = list(STEP_NAMES[OperationType.INSTANTIATE][1:])
         override = self._ssm("task", task_payload(rest, REQUIRED_STEPS))
-        return {"schedule": list(override.result["schedule"]) if override.used else rest, **_recorded(override)}
+        return TaskScheduled(schedule=tuple(override.result["schedule"]) if override.used else tuple(rest),
+                             **_recorded(override))
 
-    def terminate_sms(self, ctx: StepContext) -> dict[str, Any]:
-        errors = _best_effort(lambda: self.sms.terminate(self.service_id))
-        return {"errors": errors}
+    def terminate_sms(self, ctx: StepContext) -> BestEffort:
+        return BestEffort(errors=tuple(_best_effort(lambda: self.sms.terminate(self.service_id))))
 
-    def _fsm_each(self, kind: str, ids: list[str]) -> dict[str, Any]:
-        """Run the VNFs' FSMs of that kind (start/stop/...), recording each outcome."""
+    def _fsm_each(self, kind: str, ids: Sequence[str]) -> dict[str, Any] | None:
+        """Run the VNFs' FSMs of that kind (start/stop/...): each outcome, or None without FSMs."""
         if self.sms is None or not self._declares_sms():
-            return {}
+            return None
         record = self.service()
         outcomes = {}
         for instance_id in ids:
@@ -202,49 +207,49 @@ class ServiceWorkflows:
                 instance.vnf_id, instance_id, vnfd=self.package().vnfd(instance.vnf_id).to_dict(),
                 vnfr=vnfr.to_sonata() if vnfr else None))
             outcomes[instance_id] = _recorded(outcome)
-        return {"fsm": outcomes} if outcomes else {}
+        return outcomes or None
 
-    def create_networks(self, ctx: StepContext) -> dict[str, Any]:
+    def create_networks(self, ctx: StepContext) -> NetworksCreated:
         record, nsd = self.service(), self.package().nsd
         requests = [NetworkRequest(vl_id=vl.id, connectivity_type=vl.connectivity_type) for vl in nsd.virtual_links]
         networks = self.infrastructure.create_networks(record.vim, self.service_id, requests)
         by_link = {n.vl_id: n.id for n in networks}
         self.mutate_service(lambda s: s.model_copy(update={"networks": by_link}))
-        return {"networks": {n.vl_id: {"id": n.id, "cidr": n.cidr} for n in networks}}
+        return NetworksCreated(networks={n.vl_id: {"id": n.id, "cidr": n.cidr} for n in networks})
 
     def undo_create_networks(self, ctx: StepContext) -> None:
         self.infrastructure.delete_networks(self.service().vim, self.service_id)
 
-    def deploy_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+    def deploy_vnfs(self, ctx: StepContext) -> VnfsDeployed:
         package, record = self.package(), self.service()
         planned = self._planned(ctx)
         self.mutate_service(lambda s: _with_instances(s, planned, package))
         networks = self._networks()
-        requests = [FunctionDeployment(service_id=self.service_id, vnf_instance_id=p["id"], vnf_id=p["vnf_id"],
-                                       vnfd=package.vnfd(p["vnf_id"]), pop=p["pop"], vim=record.vim,
-                                       networks=_vnf_networks(package.nsd, p["vnf_id"], networks))
+        requests = [FunctionDeployment(service_id=self.service_id, vnf_instance_id=p.id, vnf_id=p.vnf_id,
+                                       vnfd=package.vnfd(p.vnf_id), pop=p.pop, vim=record.vim,
+                                       networks=_vnf_networks(package.nsd, p.vnf_id, networks))
                    for p in planned]
         vnfrs = self.functions.deploy(requests)
-        return {"vnfrs": [v["id"] for v in vnfrs]}
+        return VnfsDeployed(vnfrs=tuple(v["id"] for v in vnfrs))
 
     def undo_deploy_vnfs(self, ctx: StepContext) -> None:
-        ids = [p["id"] for p in self._planned(ctx)]
+        ids = [p.id for p in self._planned(ctx)]
         self.functions.remove(self._actions(ids, vim=self.service().vim))
         self.mutate_service(lambda s: _drop_instances(s, ids))
 
-    def start_vnfs(self, ctx: StepContext) -> dict[str, Any]:
-        ids = [p["id"] for p in self._planned(ctx)]
+    def start_vnfs(self, ctx: StepContext) -> VnfsStarted:
+        ids = [p.id for p in self._planned(ctx)]
         fsm = self._fsm_each("start", ids)
         self.functions.start(self._actions(ids))
-        return {"started": ids, **fsm}
+        return VnfsStarted(started=tuple(ids), fsm=fsm)
 
-    def configure_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+    def configure_vnfs(self, ctx: StepContext) -> VnfsConfigured:
         record = self.service()
         if ctx.operation.type == OperationType.RECONFIGURE:
             ids = [v.id for v in record.vnf_instances if v.live]
             payload = dict(ctx.request.get("payload") or {})
         else:
-            ids, payload = [p["id"] for p in self._planned(ctx)], {}
+            ids, payload = [p.id for p in self._planned(ctx)], {}
         functions = [{"vnf_id": v.vnf_id, "instance_id": v.id, "pop": v.pop}
                      for v in record.vnf_instances if v.id in ids]
         override = self._ssm("configure", configure_payload(ctx.operation.type.value, functions,
@@ -254,9 +259,9 @@ class ServiceWorkflows:
             "networks": self._networks(), **payload,
             **(per_vnf.get(f["instance_id"]) or per_vnf.get(f["vnf_id"]) or {})}) for f in functions]
         self.functions.configure(actions)
-        return {"configured": ids, **({"config": per_vnf} if per_vnf else {}), **_recorded(override)}
+        return VnfsConfigured(configured=tuple(ids), config=per_vnf or None, **_recorded(override))
 
-    def store_records(self, ctx: StepContext) -> dict[str, Any]:
+    def store_records(self, ctx: StepContext) -> RecordsStored:
         record, nsd = self.service(), self.package().nsd
         live = [v.id for v in record.vnf_instances if v.live]
         version = record.nsr_version + 1
@@ -271,26 +276,26 @@ class ServiceWorkflows:
         self.store.nsr.upsert(nsr.model_copy(update={"rev": current.rev}) if current else nsr,
                               exists=current is not None)
         self.mutate_service(lambda s: s.model_copy(update={"nsr_version": version}))
-        return {"nsr_version": version}
+        return RecordsStored(nsr_version=version)
 
     # --- terminate / scale in ----------------------------------------------------------------
-    def select_victims(self, ctx: StepContext) -> dict[str, Any]:
+    def select_victims(self, ctx: StepContext) -> VictimsSelected:
         if ctx.operation.type == OperationType.MIGRATE:
-            return {"victims": [ctx.request["vnf_instance_id"]]}
-        return {"victims": victims_for_scale_in(self.service(), ctx.request)}
+            return VictimsSelected(victims=(ctx.request["vnf_instance_id"],))
+        return VictimsSelected(victims=tuple(victims_for_scale_in(self.service(), ctx.request)))
 
     def _victims(self, ctx: StepContext) -> list[str]:
         if ctx.operation.type == OperationType.TERMINATE:
             return [v.id for v in self.service().vnf_instances if v.live]
-        return list(ctx.result("select_victims")["victims"])
+        return list(ctx.result("select_victims", VictimsSelected).victims)
 
-    def stop_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+    def stop_vnfs(self, ctx: StepContext) -> VnfsStopped:
         ids = self._victims(ctx)
         fsm = self._fsm_each("stop", ids)
         errors = _best_effort(lambda: self.functions.stop(self._actions(ids)))
-        return {"stopped": ids, "errors": errors, **fsm}
+        return VnfsStopped(stopped=tuple(ids), errors=tuple(errors), fsm=fsm)
 
-    def remove_vnfs(self, ctx: StepContext) -> dict[str, Any]:
+    def remove_vnfs(self, ctx: StepContext) -> VnfsRemoved:
         ids = self._victims(ctx)
         record = self.service()
         if ctx.operation.type == OperationType.TERMINATE:
@@ -299,14 +304,14 @@ class ServiceWorkflows:
             self.functions.remove(self._actions(ids, vim=record.vim))
             errors = []
         self.mutate_service(lambda s: _mark_terminated(s, ids))
-        return {"removed": ids, "errors": errors}
+        return VnfsRemoved(removed=tuple(ids), errors=tuple(errors))
 
-    def delete_networks(self, ctx: StepContext) -> dict[str, Any]:
-        errors = _best_effort(lambda: self.infrastructure.delete_networks(self.service().vim, self.service_id))
-        return {"errors": errors}
+    def delete_networks(self, ctx: StepContext) -> BestEffort:
+        return BestEffort(errors=tuple(_best_effort(
+            lambda: self.infrastructure.delete_networks(self.service().vim, self.service_id))))
 
     # --- heal ----------------------------------------------------------------------------------
-    def redeploy_vnf(self, ctx: StepContext) -> dict[str, Any]:
+    def redeploy_vnf(self, ctx: StepContext) -> VnfHealed:
         record, package = self.service(), self.package()
         instance = record.vnf_instance(ctx.request["vnf_instance_id"])
         if instance is None or instance.terminated:
@@ -317,7 +322,8 @@ class ServiceWorkflows:
                                      pop=instance.pop, vim=record.vim,
                                      networks=_vnf_networks(package.nsd, instance.vnf_id, self._networks()))
         vnfr = self.functions.heal(FunctionAction(self.service_id, instance.id, {"deployment": request}))
-        return {"healed": instance.id, "vnfr_version": vnfr.get("version")}
+        version = vnfr.get("version")
+        return VnfHealed(healed=instance.id, vnfr_version=None if version is None else str(version))
 
 
 def _recorded(outcome: Any) -> dict[str, Any]:
@@ -362,13 +368,13 @@ def _vnf_networks(nsd: Nsd, vnf_id: str, networks: dict[str, str]) -> dict[str, 
     return joined
 
 
-def _with_instances(record: ServiceRecord, planned: list[dict[str, str]], package: ServicePackage) -> ServiceRecord:
+def _with_instances(record: ServiceRecord, planned: Sequence[PlacedInstance], package: ServicePackage) -> ServiceRecord:
     for p in planned:
-        if record.vnf_instance(p["id"]) is None:
-            vnfd = package.vnfd(p["vnf_id"])
+        if record.vnf_instance(p.id) is None:
+            vnfd = package.vnfd(p.vnf_id)
             record = record.with_vnf_instance(VnfInstanceRef(
-                id=p["id"], vnf_id=p["vnf_id"], vnfd_name=vnfd.name, vnfd_vendor=vnfd.vendor,
-                vnfd_version=vnfd.version, pop=p["pop"]))
+                id=p.id, vnf_id=p.vnf_id, vnfd_name=vnfd.name, vnfd_vendor=vnfd.vendor,
+                vnfd_version=vnfd.version, pop=p.pop))
     return record
 
 

@@ -127,3 +127,18 @@ def test_unexpected_exceptions_are_described_not_raised():
     r = Recorder()
     op = WorkflowRunner(r.save).run(new_op(), [Step("a", r.step("a", fail=KeyError("x")))])
     assert op.state == OperationState.ROLLED_BACK and "KeyError" in op.error
+
+
+def test_a_typed_step_result_is_stored_as_json_and_read_back_typed_by_a_later_step():
+    from mano.lifecycle.step_results import Placed, PlacedInstance, VnfsStarted
+    seen = []
+    steps = [Step("place", lambda ctx: Placed(instances=(PlacedInstance(id="v-1", vnf_id="vnf_a", pop="p-1"),),
+                                             placement={"solver": "fast"})),
+             Step("start_vnfs", lambda ctx: seen.append(ctx.result("place", Placed)) or VnfsStarted(started=("v-1",)))]
+    op = WorkflowRunner(save=lambda o: o, sleep=lambda s: None).run(
+        OperationRecord(id="op-1", type=OperationType.INSTANTIATE, service_id="s-1"), steps)
+    assert op.step("place").result == {"instances": [{"id": "v-1", "vnf_id": "vnf_a", "pop": "p-1"}],
+                                       "placement": {"solver": "fast"}}  # JSON, no empty fields
+    assert op.step("start_vnfs").result == {"started": ["v-1"]}
+    assert seen == [Placed(instances=(PlacedInstance(id="v-1", vnf_id="vnf_a", pop="p-1"),),
+                           placement={"solver": "fast"})]
