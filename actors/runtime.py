@@ -1,19 +1,30 @@
-"""Starting, finding and stopping the mano actors on a Ray cluster.
+"""Starting, finding and stopping mano's control plane (the plugin actors) on a Ray cluster.
 
-``start`` joins ``settings.ray_address`` or starts an embedded local Ray, then creates each
-singleton plugin actor unless it exists (``get_if_exists``), so a second process on the same
-cluster attaches to the running runtime instead of starting another.
+Where it runs (:mod:`actors.cluster`): with ``settings.ray_address`` (``MANO_RAY_ADDRESS``,
+``mano up --address``) on that cluster, joined with Ray's token authentication, or an error
+naming the address and the reason; without one on an embedded Ray this process starts, never
+on a cluster it finds through ``RAY_ADDRESS`` or Ray's current-cluster file.
+
+``start`` creates each singleton plugin actor unless it exists (detached, ``get_if_exists``), so
+a second process on the same cluster attaches to the running control plane instead of starting
+another, and waits until every one answers. An actor that Ray is restarting is asked again until
+``start``'s deadline: attaching while a plugin restarts is not a failure.
+
+Who stops what: ``stop`` (``mano.shutdown()``) stops the control plane only when this process
+started the Ray under it (the embedded runtime); otherwise it only disconnects, and a ``mano up``
+daemon's or a shared cluster's control plane keeps running, the gateway included.
+``stop_control_plane`` kills mano's actors wherever they run and leaves the cluster up: the
+daemon calls it for ``mano down``.
 """
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any, Iterator, Sequence
 
 import ray
 
-from actors import calls, naming, waiting
+from actors import calls, cluster, naming, waiting
 from actors.flm import FunctionLifecycleManager
 from actors.infrastructure import InfrastructureAdaptor
 from actors.monitoring import Monitoring
@@ -21,7 +32,6 @@ from actors.placement import PlacementExecutive, PlacementPlugin
 from actors.plugin_manager import PluginManager
 from actors.slm import ServiceLifecycleManagerActor
 from actors.smr import SpecificManagerRegistry
-from mano.errors import ManoError
 from mano.settings import Settings
 from mano.lifecycle.vim_port import Pop
 
@@ -39,39 +49,47 @@ SINGLETONS = (
 )
 
 
-_dashboard_url: str | None = None
-
-
 def init_ray(settings: Settings) -> None:
-    global _dashboard_url
-    if ray.is_initialized():
-        return
-    # The embedded Ray inherits this process's environment; keep its chatter out of the user's terminal.
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    kwargs: dict[str, Any] = {"namespace": naming.NAMESPACE, "logging_level": logging.ERROR,
-                              "log_to_driver": False, "configure_logging": True}
-    if settings.ray_address:
-        context = ray.init(address=settings.ray_address, **kwargs)
-    else:
-        context = ray.init(include_dashboard=settings.dashboard, dashboard_host="127.0.0.1", **kwargs)
-    _dashboard_url = context.dashboard_url or None
+    """Join ``settings.ray_address`` (or fail with a ClusterError), else start an embedded Ray."""
+    cluster.connect(settings)
 
 
 def dashboard_url() -> str | None:
     """The dashboard of the Ray this process started or joined (None: no dashboard, or no Ray yet)."""
-    return _dashboard_url
+    return cluster.dashboard_url()
 
 
 def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: float = 60.0) -> dict[str, Any]:
-    """Start (or attach to) the runtime's plugin actors; return their handles by name."""
+    """Start (or attach to) the runtime's plugin actors; return their handles by name once each
+    has answered. One that is unavailable (Ray restarts it, or it died) is looked up or created
+    again and asked again until ``timeout_s``."""
     init_ray(settings)
-    handles = {}
-    for name, cls in SINGLETONS:
-        args: tuple[Any, ...] = (settings, list(pops) if pops else None) if cls is InfrastructureAdaptor else (settings,)
-        handles[name] = calls.create(cls, *args, name=name, namespace=naming.NAMESPACE, lifetime="detached",
-                                     get_if_exists=True)
-    calls.get([calls.tell(h, "ping") for h in handles.values()], timeout=timeout_s, what="runtime start")
-    return handles
+    deadline = time.monotonic() + timeout_s
+    handles: dict[str, Any] = {}
+    waiting_for = list(SINGLETONS)
+    pause_s = 0.1
+    while True:
+        for name, cls in waiting_for:
+            args: tuple[Any, ...] = (settings, list(pops) if pops else None) if cls is InfrastructureAdaptor \
+                else (settings,)
+            handles[name] = calls.create(cls, *args, name=name, namespace=naming.NAMESPACE, lifetime="detached",
+                                         get_if_exists=True)
+        pings = [(name, cls, calls.tell(handles[name], "ping")) for name, cls in waiting_for]
+        unavailable = []
+        for name, cls, ping in pings:
+            try:
+                calls.get(ping, timeout=max(0.0, deadline - time.monotonic()), what=f"runtime start: {name}")
+            except calls.ActorUnavailable:
+                unavailable.append((name, cls))
+        if not unavailable:
+            return handles
+        names = ", ".join(name for name, _ in unavailable)
+        if time.monotonic() + pause_s >= deadline:
+            raise calls.ActorTimeout(f"runtime start: {names} still unavailable after {timeout_s:g} s")
+        log.info("runtime start: %s unavailable (restarting?), asking again", names)
+        time.sleep(pause_s)
+        pause_s = min(1.0, pause_s * 2)
+        waiting_for = unavailable
 
 
 def handle(name: str) -> Any:
@@ -101,9 +119,9 @@ def actor_names() -> list[str]:
                   if a.get("namespace") == naming.NAMESPACE)
 
 
-def stop(*, shutdown_ray: bool = True) -> None:
-    """Kill every mano actor (records stay in the store), then leave Ray."""
-    global _dashboard_url
+def stop_control_plane() -> None:
+    """Kill every mano actor on the cluster this process is connected to (records stay in the
+    store); the cluster itself keeps running."""
     if not ray.is_initialized():
         return
     for name in actor_names():
@@ -111,6 +129,11 @@ def stop(*, shutdown_ray: bool = True) -> None:
             ray.kill(handle(name), no_restart=True)
         except ValueError:
             pass
-    if shutdown_ray:
-        ray.shutdown()
-        _dashboard_url = None
+
+
+def stop() -> None:
+    """Leave the runtime: stop the control plane and Ray if this process started them (the
+    embedded runtime), else only disconnect (the control plane keeps running)."""
+    if cluster.started_here():
+        stop_control_plane()
+    cluster.disconnect()

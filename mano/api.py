@@ -66,7 +66,11 @@ _runtime: Runtime | None = None
 
 
 def init(settings: Settings | None = None, *, pops: Sequence[Pop] | None = None, **overrides: Any) -> Runtime:
-    """Start (or attach to) the runtime: the record store, Ray and the plugin actors."""
+    """Start (or attach to) the runtime: the record store, Ray and the plugin actors.
+
+    With ``ray_address`` (``MANO_RAY_ADDRESS``) on that Ray cluster, or a ``ClusterError``
+    naming the address and what went wrong; without one on an embedded Ray of this process's
+    own, never on a cluster found through ``RAY_ADDRESS`` or Ray's current-cluster file."""
     global _runtime
     with _lock:
         if _runtime is not None:
@@ -90,7 +94,12 @@ def runtime() -> Runtime:
 
 
 def shutdown() -> None:
-    """Stop the actors started by this process and close the store (records are kept)."""
+    """Leave the runtime and close the store (records are kept).
+
+    An embedded runtime this process started (no ``ray_address``) stops with it. A control
+    plane on a cluster this process joined (a ``mano up`` daemon's, or a shared cluster's) keeps
+    running, the gateway included: this process only disconnects. ``mano down`` stops a
+    ``mano up`` runtime."""
     global _runtime
     with _lock:
         if _runtime is None:

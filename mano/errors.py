@@ -70,6 +70,22 @@ class FencedOutError(StoreError):
     write is refused, and the writer must stop acting for that instance (decision 10)."""
 
 
+# --- the Ray cluster ---------------------------------------------------------------------
+class ClusterError(ManoError):
+    """mano cannot join the Ray cluster it was told to use (``mano up --address``,
+    ``MANO_RAY_ADDRESS``); the message names the address and what went wrong."""
+
+
+class ClusterUnreachableError(ClusterError):
+    """Nothing answers at the cluster's address (refused, timed out, no Ray GCS there)."""
+
+    retryable = True
+
+
+class ClusterAuthError(ClusterError):
+    """The cluster's token authentication refused mano's connection (no token, or a wrong one)."""
+
+
 # --- lifecycle ---------------------------------------------------------------------------
 class LifecycleError(ManoError):
     """A lifecycle request cannot be carried out."""

@@ -13,7 +13,8 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_EXCHANGE             | son-kernel                                   | SONATA topic exchange                     |
 | MANO_EXCHANGE_DURABLE     | 0                                            | declare it durable (keeps bindings over a |
 |                           |                                              | broker restart; the gatekeeper must agree)|
-| MANO_RAY_ADDRESS          | (unset: embedded local Ray)                  | join an existing Ray cluster              |
+| MANO_RAY_ADDRESS          | (unset: embedded local Ray, never one found  | join this Ray cluster (HOST:PORT of its   |
+|                           | through RAY_ADDRESS)                         | head) or fail saying why                  |
 | MANO_DEFAULT_VIM          | emulated                                     | VIM driver: emulated or docker            |
 | MANO_TOPOLOGY             | (unset: packaged 3-PoP topology)             | topology YAML for the emulated VIM        |
 | MANO_IDLE_PASSIVATE_S     | 30                                           | idle seconds before an instance passivates|

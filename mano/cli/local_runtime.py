@@ -1,8 +1,11 @@
 """The runtime the CLI talks to: a background one from ``mano up``, or one for this command.
 
-``mano up`` starts ``mano.cli.daemon`` in the background: a process that owns an embedded Ray
-and the embedded store and records how to reach them in ``MANO_HOME/runtime.json``; later
-commands find it there and attach; ``mano down`` stops it.
+``mano up`` starts ``mano.cli.daemon`` in the background: a process that owns the runtime's
+control plane (on an embedded Ray, or on the Ray cluster of ``mano up --address`` /
+``MANO_RAY_ADDRESS``) and the embedded store, and records how to reach them in
+``MANO_HOME/runtime.json``; later commands find it there and attach; ``mano down`` stops it.
+A ``runtime.json`` is forgotten only when the runtime is gone: its daemon is dead and its Ray
+does not answer. A runtime whose actors are restarting is waited for, not replaced.
 """
 from __future__ import annotations
 
@@ -29,25 +32,46 @@ def read_info(settings: Settings) -> dict[str, Any] | None:
         return None
 
 
+def _error_file(settings: Settings) -> Path:
+    return settings.home / "runtime.error"
+
+
 def up(settings: Settings, *, gateway: bool = False) -> dict[str, Any]:
-    """Start the background runtime (``mano.cli.daemon``) unless one is up; return its info."""
+    """Start the background runtime (``mano.cli.daemon``) unless one is up; return its info.
+
+    With ``settings.ray_address`` the daemon joins that cluster or fails: its reason (the
+    address unreachable, the token refused) is this function's ManoError, and nothing is left
+    running."""
     import time
     info = read_info(settings)
     if info is not None and _alive(info.get("pid")):
+        if settings.ray_address and info.get("attached_to") != settings.ray_address:
+            raise ManoError(f"a runtime is up already, on Ray at {info.get('ray_address')}; "
+                            "`mano down` stops it first")
         return info
     settings.home.mkdir(parents=True, exist_ok=True)
     _info_file(settings).unlink(missing_ok=True)
+    _error_file(settings).unlink(missing_ok=True)
+    env = dict(os.environ)
+    if settings.ray_address:
+        env["MANO_RAY_ADDRESS"] = settings.ray_address
     log = open(settings.home / "runtime.log", "ab")
     process = subprocess.Popen([sys.executable, "-m", "mano.cli.daemon", *(["--gateway"] if gateway else [])],
-                               stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+                               stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         info = read_info(settings)
         if info is not None:
             return info
         if process.poll() is not None:
-            raise ManoError(f"the runtime did not start; see {settings.home / 'runtime.log'}")
-        time.sleep(0.2)
+            try:
+                reason = _error_file(settings).read_text().strip()
+                _error_file(settings).unlink()
+            except OSError:
+                reason = ""
+            raise ManoError(f"the runtime did not start: {reason}" if reason else
+                            f"the runtime did not start; see {settings.home / 'runtime.log'}")
+        time.sleep(0.1)
     process.terminate()
     raise ManoError(f"the runtime did not start within 180 s; see {settings.home / 'runtime.log'}")
 
@@ -119,45 +143,69 @@ def _alive(pid: Any) -> bool:
 
 
 def _attached(settings: Settings, info: dict[str, Any]) -> Settings:
-    import dataclasses
-    # The daemon's Ray uses token auth (token in ~/.ray); a client sends it only in token mode,
-    # which Ray reads when it is first imported: so set it before anything imports ray.
-    if (Path.home() / ".ray" / "auth_token").exists():
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # Ray's token (the daemon's Ray uses token auth) is sent because joining an address turns
+    # token mode on when a token is available (actors.cluster).
     return dataclasses.replace(settings, ray_address=settings.ray_address or info["ray_address"],
                                mongo_url=settings.mongo_url or info.get("mongo_url"))
 
 
 def attach_or_start(settings: Settings) -> Any:
-    """Attach to the ``mano up`` runtime if there is one, else start one for this process."""
+    """Attach to the ``mano up`` runtime if there is one, else start one for this process.
+
+    A ``runtime.json`` whose daemon is dead and whose Ray does not answer is a runtime that is
+    gone: it is forgotten and this command runs on its own runtime, saying so. Any other
+    failure to attach is the caller's error; a live daemon stays recorded for ``mano down``."""
     import mano
+    from mano.errors import ClusterUnreachableError
     info = read_info(settings)
-    if info is not None:
-        try:
-            return mano.init(_attached(settings, info))
-        except Exception:  # noqa: BLE001 - a stale runtime.json: fall back to an embedded runtime
-            _info_file(settings).unlink(missing_ok=True)
+    if info is None:
+        return mano.init(settings)
+    try:
+        return mano.init(_attached(settings, info))
+    except ClusterUnreachableError:
+        if _alive(info.get("pid")):
+            raise
+    _info_file(settings).unlink(missing_ok=True)
+    from mano.cli.render import errors
+    errors.print(f"note: the runtime of `mano up` is gone (its Ray at {info.get('ray_address')} does not answer); "
+                 "this command runs on a runtime of its own", markup=False, highlight=False)
     return mano.init(settings)
 
 
 def release(rt: Any) -> None:
-    """Leave the runtime: shut it down if this process started it, else just detach."""
+    """Leave the runtime: this command's own stops, a ``mano up`` one keeps running."""
     import mano
-    if read_info(rt.settings) is None:
-        mano.shutdown()
+    mano.shutdown()
 
 
 def down(settings: Settings) -> None:
-    """Stop the background runtime (it stops its actors, Ray and the store)."""
+    """Stop the background runtime: its daemon stops mano's actors (on a joined cluster only
+    those), its own Ray and the store. If the daemon is dead or had to be killed, the actors it
+    left on a joined cluster are stopped from here."""
     import signal
     import time
     info = read_info(settings)
     pid = info.get("pid") if info else None
+    stopped_by_daemon = False
     if _alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):  # it did not stop in time: its records are safe in the store
+        stopped_by_daemon = not _alive(pid)
+        if not stopped_by_daemon:  # it did not stop in time: its records are safe in the store
             os.killpg(pid, signal.SIGKILL)
+    if info is not None and info.get("attached_to") and not stopped_by_daemon:
+        _stop_actors_left_on(settings, info)
     _info_file(settings).unlink(missing_ok=True)
+
+
+def _stop_actors_left_on(settings: Settings, info: dict[str, Any]) -> None:
+    from actors import runtime as actor_runtime
+    from mano.errors import ClusterError
+    try:
+        actor_runtime.init_ray(dataclasses.replace(settings, ray_address=info["ray_address"]))
+    except ClusterError:
+        return  # the cluster is gone, and mano's actors with it
+    actor_runtime.stop_control_plane()
+    actor_runtime.stop()

@@ -1,8 +1,9 @@
 """``mano``: validate descriptors, run the demo, and drive services on a local runtime.
 
 Without ``mano up``, each command that needs the runtime starts an embedded one for its own
-duration (services then live as long as the command). ``mano up`` starts a Ray head and the
-embedded store in the background, and later commands attach to them until ``mano down``.
+duration (services then live as long as the command). ``mano up`` starts a Ray head (or, with
+``--address``, joins a Ray cluster) and the embedded store in the background, and later
+commands attach to them until ``mano down``.
 """
 from __future__ import annotations
 
@@ -47,14 +48,18 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 # --- runtime -------------------------------------------------------------------------------
 @main.command()
 @click.option("--gateway", is_flag=True, help="also start the AMQP gateway")
-def up(gateway: bool) -> None:
-    """Start a local runtime (Ray head, store, plugin actors) that later commands attach to."""
+@click.option("--address", metavar="HOST:PORT", default=None,
+              help="run on this Ray cluster (its head's GCS address) instead of an embedded Ray; "
+                   "default: MANO_RAY_ADDRESS")
+def up(gateway: bool, address: str | None) -> None:
+    """Start a runtime (Ray, store, plugin actors) that later commands attach to."""
     from mano.cli import local_runtime
     try:
-        info = local_runtime.up(Settings.from_env(), gateway=gateway)
+        info = local_runtime.up(Settings.from_env(**({"ray_address": address} if address else {})), gateway=gateway)
     except ManoError as exc:
         _fail(exc)
-    console.print(f"runtime up: Ray at {lit(info['ray_address'])}, store at {lit(info['mongo_url'])}")
+    joined = f" (the cluster at {lit(info['attached_to'])})" if info.get("attached_to") else ""
+    console.print(f"runtime up: Ray at {lit(info['ray_address'])}{joined}, store at {lit(info['mongo_url'])}")
     dashboard = local_runtime.dashboard_from_info(info)
     if dashboard is not None:
         console.print(render.dashboard_line(dashboard), highlight=False)
@@ -82,7 +87,7 @@ def gateway() -> None:
 
 @main.command()
 def down() -> None:
-    """Stop the local runtime started by ``mano up`` (records are kept)."""
+    """Stop the runtime started by ``mano up`` (records are kept; a joined Ray cluster keeps running)."""
     from mano.cli import local_runtime
     local_runtime.down(Settings.from_env())
     console.print("runtime down")
@@ -90,7 +95,10 @@ def down() -> None:
 
 def _connect() -> Any:
     from mano.cli import local_runtime
-    return local_runtime.attach_or_start(Settings.from_env())
+    try:
+        return local_runtime.attach_or_start(Settings.from_env())
+    except ManoError as exc:
+        _fail(exc)
 
 
 @main.command()
