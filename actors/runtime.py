@@ -11,8 +11,9 @@ another, and waits until every one answers. An actor that Ray is restarting is a
 ``start``'s deadline: attaching while a plugin restarts is not a failure.
 
 Who stops what: ``stop`` (``mano.shutdown()``) stops the control plane only when this process
-started the Ray under it (the embedded runtime); otherwise it only disconnects, and a ``mano up``
-daemon's or a shared cluster's control plane keeps running, the gateway included.
+started it (on the embedded Ray it started, or as the first on a cluster it joined); otherwise it
+only disconnects, and a ``mano up`` daemon's or another process's control plane keeps running,
+the gateway included.
 ``stop_control_plane`` kills mano's actors wherever they run and leaves the cluster up: the
 daemon calls it for ``mano down``.
 """
@@ -36,6 +37,8 @@ from mano.settings import Settings
 from mano.lifecycle.vim_port import Pop
 
 log = logging.getLogger(__name__)
+
+_created_control_plane = False  # whether start() in this process created the plugin actors
 
 SINGLETONS = (
     (naming.PLUGIN_MANAGER, PluginManager),
@@ -64,6 +67,9 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
     has answered. One that is unavailable (Ray restarts it, or it died) is looked up or created
     again and asked again until ``timeout_s``."""
     init_ray(settings)
+    global _created_control_plane
+    if not calls.actor_exists(naming.PLUGIN_MANAGER, naming.NAMESPACE):
+        _created_control_plane = True  # this process brings the control plane up: it is its to stop
     deadline = time.monotonic() + timeout_s
     handles: dict[str, Any] = {}
     waiting_for = list(SINGLETONS)
@@ -132,8 +138,12 @@ def stop_control_plane() -> None:
 
 
 def stop() -> None:
-    """Leave the runtime: stop the control plane and Ray if this process started them (the
-    embedded runtime), else only disconnect (the control plane keeps running)."""
-    if cluster.started_here():
+    """Leave the runtime: stop the control plane if this process started it (the embedded
+    runtime, or the first process to bring it up on a cluster it joined: a script run with
+    ``MANO_RAY_ADDRESS`` leaves no actors behind), and Ray if it started that; else only
+    disconnect (a ``mano up`` daemon's control plane keeps running)."""
+    global _created_control_plane
+    if cluster.started_here() or _created_control_plane:
         stop_control_plane()
+    _created_control_plane = False
     cluster.disconnect()

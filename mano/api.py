@@ -96,10 +96,10 @@ def runtime() -> Runtime:
 def shutdown() -> None:
     """Leave the runtime and close the store (records are kept).
 
-    An embedded runtime this process started (no ``ray_address``) stops with it. A control
-    plane on a cluster this process joined (a ``mano up`` daemon's, or a shared cluster's) keeps
-    running, the gateway included: this process only disconnects. ``mano down`` stops a
-    ``mano up`` runtime."""
+    A control plane this process started stops with it: the embedded runtime (no
+    ``ray_address``), or the plugin actors it brought up on a cluster it joined. One it found
+    running (a ``mano up`` daemon's, another process's) keeps running, the gateway included:
+    this process only disconnects. ``mano down`` stops a ``mano up`` runtime."""
     global _runtime
     with _lock:
         if _runtime is None:

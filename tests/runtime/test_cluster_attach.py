@@ -150,6 +150,29 @@ def test_mano_up_on_a_cluster_runs_the_control_plane_there_and_down_leaves_the_c
     assert head.alive()
 
 
+SCRIPT_ON_A_CLUSTER = r"""
+import json
+import mano
+from mano.settings import Settings
+rt = mano.init(Settings.from_env())
+svc = mano.instantiate(DEMO)
+out = {"status": svc.status}
+svc.terminate()
+mano.shutdown()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_a_script_that_brought_the_control_plane_up_on_a_cluster_takes_it_down_at_shutdown(head, tmp_path,
+                                                                                              mongo_url):
+    """MANO_RAY_ADDRESS and no ``mano up``: the script's mano.init() creates the plugin actors on
+    the cluster (detached); its mano.shutdown() must not leave them behind."""
+    env = mano_env(head.client_env(), tmp_path, mongo_url, MANO_RAY_ADDRESS=head.address)
+    out = run_python(SCRIPT_ON_A_CLUSTER.replace("DEMO", repr(str(EXAMPLES / "sonata-demo"))), env=env)
+    assert out["status"] == "READY"
+    assert head.look()["mano"] == [] and head.alive()  # no actor of mano's left; the cluster is up
+
+
 def gone_wait(pid: int, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while not gone(pid):
