@@ -44,8 +44,9 @@ import mano
 from actors import runtime
 rt = mano.init()
 names = sys.argv[1].split(",")
-out = {"store": rt.store.url, "settings_url": rt.settings.mongo_url, "node": rt.settings.store_node,
-       "actors": {name: runtime.call(name, "store_info") for name in names if not name.startswith("placement")}}  # no store there
+out = {"store": rt.store.url, "settings_url": rt.settings.mongo_url, "node": getattr(rt.settings, "store_node", None)}
+out["actors"] = {name: runtime.call(name, "store_info") for name in names if not name.startswith("placement")} \
+    if out["settings_url"] else {}  # (placement: no store there)
 mano.shutdown()
 print("RESULT " + json.dumps(out))
 """
@@ -85,6 +86,7 @@ settings = rt.settings
 @ray.remote(resources={"mano_test_worker": 1}, num_cpus=0)
 def on_worker(settings, unpublished_home):
     from mano.store.client import connect
+    from pathlib import Path
     from mano.settings import Settings
     node = ray.get_runtime_context().get_node_id()
     out = {"node": node}
@@ -96,7 +98,7 @@ def on_worker(settings, unpublished_home):
     except StoreError as exc:
         out["refused"] = str(exc)
     try:  # settings without the control plane's URL: never a store of this node's own
-        connect(Settings(home=unpublished_home), stop_embedded_on_exit=False)
+        connect(Settings(home=Path(unpublished_home)), stop_embedded_on_exit=False)
         out["unpublished"] = "connected"
     except StoreError as exc:
         out["unpublished"] = str(exc)
@@ -104,8 +106,11 @@ def on_worker(settings, unpublished_home):
 
 out = ray.get(on_worker.remote(settings, sys.argv[1]), timeout=120)
 out["store"] = rt.store.url
-out["store_node"] = settings.store_node
-out["slm"] = rt.call("slm", "store_info")
+out["store_node"] = getattr(settings, "store_node", None)
+try:
+    out["slm"] = rt.call("slm", "store_info")
+except AttributeError as exc:
+    out["slm"] = str(exc)
 out["probes"] = [d["from"] for d in rt.store._client[settings.mongo_db]["probe"].find()]
 mano.shutdown()
 print("RESULT " + json.dumps(out))
