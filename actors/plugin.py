@@ -17,6 +17,14 @@ from mano.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def store_info(store: object, settings: Settings | None = None) -> dict:
+    """The store an actor uses: its URL (password removed; None: it has none), whether the
+    actor holds an embedded server of its own (never, with the one store of the cluster), and
+    the node its settings tie a loopback store URL to (None: any node)."""
+    return {"url": getattr(store, "url", None), "embedded": getattr(store, "embedded", None) is not None,
+            "store_node": settings.store_node if settings is not None else None}
+
+
 class PluginActor:
     plugin_name = "plugin"
     plugin_version = "0.1.0"
@@ -48,6 +56,10 @@ class PluginActor:
 
     def plugin_info(self) -> dict:
         return {"name": self.plugin_name, "id": self._plugin_id, "state": self._plugin_state.value}
+
+    def store_info(self) -> dict:
+        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
+        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
 
     def ping(self) -> str:
         return self.plugin_name

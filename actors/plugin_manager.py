@@ -11,6 +11,7 @@ import ray
 from actors import calls, handles, naming
 from mano.lifecycle.plugins import PluginRegistry
 from mano.lifecycle.states import PluginState
+from actors.plugin import store_info
 from mano.settings import Settings
 from mano.store.client import connect
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 @ray.remote(num_cpus=0, max_concurrency=16)
 class PluginManager:
     def __init__(self, settings: Settings):
+        self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = PluginRegistry(self._store.plugins, heartbeat_timeout_s=max(5 * settings.heartbeat_s, 5.0))
         self._listeners: list[Any] = []
@@ -83,6 +85,10 @@ class PluginManager:
                 log.warning("plugin %s (%s) stopped heartbeating: FAILED", record.name, record.id)
             if failed:
                 self._announce()
+
+    def store_info(self) -> dict:
+        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
+        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
 
     def ping(self) -> str:
         return naming.PLUGIN_MANAGER

@@ -33,7 +33,10 @@ from actors.placement import PlacementExecutive, PlacementPlugin
 from actors.plugin_manager import PluginManager
 from actors.slm import ServiceLifecycleManagerActor
 from actors.smr import SpecificManagerRegistry
+from mano.errors import StoreError
 from mano.settings import Settings
+from mano.store.boundary import redact_url
+from mano.store.client import is_loopback_url, published
 from mano.lifecycle.vim_port import Pop
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
     has answered. One that is unavailable (Ray restarts it, or it died) is looked up or created
     again and asked again until ``timeout_s``."""
     init_ray(settings)
+    settings = _with_published_store(settings)
     global _created_control_plane
     if not calls.actor_exists(naming.PLUGIN_MANAGER, naming.NAMESPACE):
         _created_control_plane = True  # this process brings the control plane up: it is its to stop
@@ -96,6 +100,23 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
         time.sleep(pause_s)
         pause_s = min(1.0, pause_s * 2)
         waiting_for = unavailable
+
+
+def _with_published_store(settings: Settings) -> Settings:
+    """The settings every actor is created with: the control plane's store URL (never none: an
+    actor never starts a store of its own), a loopback one tied to this process's node."""
+    if not settings.mongo_url:
+        raise StoreError("the control plane starts only with its store's URL (mano.init() resolves it: "
+                         "MANO_MONGO_URL or the embedded store it started)")
+    if settings.store_node is None and settings.store_bind is None and is_loopback_url(settings.mongo_url):
+        settings = published(settings, settings.mongo_url)
+    if settings.store_node is not None and not cluster.started_here():
+        others = sum(1 for node in ray.nodes() if node.get("Alive") and node.get("NodeID") != settings.store_node)
+        if others:
+            log.warning("the record store %s is a loopback address of this node: mano actors on the cluster's "
+                        "%d other node(s) will refuse to start; set MANO_STORE_BIND or MANO_MONGO_URL",
+                        redact_url(settings.mongo_url), others)
+    return settings
 
 
 def handle(name: str) -> Any:

@@ -22,6 +22,7 @@ from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
 from mano.errors import LeaseHeldError
 from mano.lifecycle.service import ServiceController
+from actors.plugin import store_info
 from mano.settings import Settings
 from mano.store.client import connect
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 @ray.remote(num_cpus=0, max_concurrency=8, concurrency_groups={"waiters": 64})
 class ServiceInstance:
     def __init__(self, service_id: str, settings: Settings, spare: bool = False):
+        self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         infrastructure = RayInfrastructure(settings)
         leases = naming.actor_leases(self._store, settings)
@@ -83,6 +85,10 @@ class ServiceInstance:
     def status(self) -> dict:
         with self._idle.active():
             return self.core.record().model_dump(mode="json")
+
+    def store_info(self) -> dict:
+        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
+        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
 
     def pid(self) -> int:
         return os.getpid()

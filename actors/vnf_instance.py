@@ -11,6 +11,7 @@ from actors.passivation import IdleTimer
 from actors.ports import RayInfrastructure
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.lifecycle.vnf import VnfController
+from actors.plugin import store_info
 from mano.settings import Settings
 from mano.store.client import connect
 
@@ -18,6 +19,7 @@ from mano.store.client import connect
 @ray.remote(num_cpus=0, max_concurrency=4)
 class VnfInstance:
     def __init__(self, vnf_instance_id: str, settings: Settings, spare: bool = False):
+        self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
         self.core = VnfController(vnf_instance_id, self._store, RayInfrastructure(settings),
                                   leases=naming.actor_leases(self._store, settings),
@@ -71,6 +73,10 @@ class VnfInstance:
     def status(self) -> str:
         with self._idle.active():
             return self.core.vim_status()
+
+    def store_info(self) -> dict:
+        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
+        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
 
     def pid(self) -> int:
         import os

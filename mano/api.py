@@ -76,11 +76,14 @@ def init(settings: Settings | None = None, *, pops: Sequence[Pop] | None = None,
         if _runtime is not None:
             return _runtime
         from actors import runtime as actor_runtime
-        from mano.store.client import connect
+        from mano.store.client import connect, published
 
         settings = settings or Settings.from_env(**overrides)
         store = connect(settings)
         try:
+            # One store for the cluster: every actor gets this process's store URL, on any node.
+            actor_runtime.init_ray(settings)
+            settings = published(settings, store.full_url)
             actor_runtime.start(settings, pops=pops)
         except BaseException:
             store.close()

@@ -9,6 +9,12 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_HOME                 | ~/.mano                                      | state dir: embedded store, runtime info   |
 | MANO_MONGO_URL            | (unset: start the embedded nx-27017 server)  | MongoDB URL of the record store           |
 | MANO_MONGO_DB             | mano                                         | database name                             |
+| MANO_STORE_BIND           | (unset: 127.0.0.1, this machine only)        | address the embedded store listens on, so |
+|                           |                                              | a cluster's other nodes reach it: an      |
+|                           |                                              | address of this machine, or 0.0.0.0 (the  |
+|                           |                                              | URL then names this machine's address)    |
+| MANO_STORE_NODE           | (never read: the control plane sets it)      | the Ray node a published loopback store   |
+|                           |                                              | URL belongs to; actors elsewhere refuse it|
 | MANO_BROKER_URL           | amqp://guest:guest@localhost:5672/%2F        | RabbitMQ for the gateway                  |
 | MANO_EXCHANGE             | son-kernel                                   | SONATA topic exchange                     |
 | MANO_EXCHANGE_DURABLE     | 0                                            | declare it durable (keeps bindings over a |
@@ -76,6 +82,10 @@ class Settings:
     home: Path = dataclasses.field(default_factory=lambda: Path.home() / ".mano")
     mongo_url: str | None = None
     mongo_db: str = "mano"
+    store_bind: str | None = None  # None: the embedded store listens on loopback only
+    # Set by the control plane, never from the environment: the Ray node on whose loopback the
+    # published ``mongo_url`` is (None: the URL is not a loopback one, any node may use it).
+    store_node: str | None = None
     broker_url: str = DEFAULT_BROKER_URL
     exchange: str = "son-kernel"
     exchange_durable: bool = False  # SONATA declares son-kernel non-durable; both sides must agree
@@ -113,6 +123,8 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for field in dataclasses.fields(cls):
+            if field.name in _NOT_FROM_ENV:
+                continue
             raw = env.get(f"MANO_{field.name.upper()}")
             if raw is None or raw == "":
                 continue
@@ -124,6 +136,9 @@ class Settings:
     def store_dir(self) -> Path:
         """Where the embedded store keeps its SQLite files."""
         return self.home / "store"
+
+
+_NOT_FROM_ENV = frozenset({"store_node"})
 
 
 def _convert(name: str, annotation: object, raw: str) -> object:

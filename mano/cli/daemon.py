@@ -2,7 +2,8 @@
 
 It starts the runtime like any ``mano.init()``: on an embedded Ray of its own, or on the Ray
 cluster of ``MANO_RAY_ADDRESS`` (``mano up --address``). It records how to reach it in
-``MANO_HOME/runtime.json`` (Ray's GCS address, the cluster it joined, the store URL, its pid,
+``MANO_HOME/runtime.json`` (Ray's GCS address, the cluster it joined, the store URL that every actor
+uses (password removed) and whether it is a loopback one of this node only, its pid,
 the Ray dashboard and how to log in to it) and waits; later CLI commands attach to it. If it
 cannot start, it writes why to ``MANO_HOME/runtime.error`` for ``mano up`` to report, and
 leaves nothing running. SIGTERM (``mano down``) stops mano's actors (on a joined cluster only
@@ -43,7 +44,7 @@ def main(argv: list[str]) -> None:
     import ray
     from mano.cli import local_runtime
     info = {"ray_address": ray.get_runtime_context().gcs_address, "attached_to": settings.ray_address or None,
-            "mongo_url": rt.store.url, "pid": os.getpid(),
+            "mongo_url": rt.store.url, "store_node_only": rt.settings.store_node is not None, "pid": os.getpid(),
             "dashboard": local_runtime.dashboard_info(local_runtime.dashboard())}
     path = settings.home / "runtime.json"
     path.write_text(json.dumps(info))

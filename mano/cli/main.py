@@ -60,6 +60,10 @@ def up(gateway: bool, address: str | None) -> None:
         _fail(exc)
     joined = f" (the cluster at {lit(info['attached_to'])})" if info.get("attached_to") else ""
     console.print(f"runtime up: Ray at {lit(info['ray_address'])}{joined}, store at {lit(info['mongo_url'])}")
+    if info.get("attached_to") and info.get("store_node_only"):
+        console.print("note: the store listens on loopback: mano actors on the cluster's other nodes refuse to "
+                      "start; MANO_STORE_BIND or MANO_MONGO_URL gives the cluster a store they reach",
+                      markup=False, highlight=False)
     dashboard = local_runtime.dashboard_from_info(info)
     if dashboard is not None:
         console.print(render.dashboard_line(dashboard), highlight=False)

@@ -8,16 +8,25 @@ so an outage surfaces as :class:`~mano.errors.StoreUnavailableError` within abou
 instead of pymongo's 30 s default (a workflow step can then fail or retry; nothing hangs).
 
 Processes: a :class:`Store` holds sockets and threads and is deliberately not picklable. Pass
-:class:`~mano.settings.Settings` to a Ray actor and call :func:`connect` there; with the
-embedded store, the actor attaches to the server that ``mano up`` started.
+:class:`~mano.settings.Settings` to a Ray actor and call :func:`connect` there.
+
+One store for the cluster: the control plane resolves the store's URL once, in the process that
+starts it (``MANO_MONGO_URL``, or the embedded server it started or attached to), and hands every
+actor settings carrying that URL (:func:`published`). In an actor, :func:`connect` never starts
+or attaches to an embedded server of its own (that would split the records: one store per node
+whose ``MANO_HOME`` it finds), and a loopback URL is refused on any Ray node but the one it was
+published on: both are a :class:`~mano.errors.StoreError` that says what to set instead.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
+from urllib.parse import unquote
 
 import pymongo
 from typing_extensions import Self
 
+from mano.errors import StoreError
 from mano.settings import Settings
 from mano.store.boundary import map_store_errors, redact_url
 from mano.store.embedded import EmbeddedMongo
@@ -49,7 +58,13 @@ def connect(settings: Settings, *, stop_embedded_on_exit: bool = True) -> Store:
     embedded: EmbeddedMongo | None = None
     if settings.mongo_url:
         url = settings.mongo_url
+        _check_reachable_from_this_node(settings)
     else:
+        if _ray_node() is not None:
+            raise StoreError(
+                "a mano actor was given no store URL: actors never start or attach to an embedded "
+                f"store of their own (one per node would split the records; here under {settings.home}). "
+                "Start actors through mano.init() / mano up, which hands them the control plane's store")
         embedded = EmbeddedMongo(settings, stop_on_exit=stop_embedded_on_exit).start()
         url = embedded.url
     try:
@@ -59,6 +74,62 @@ def connect(settings: Settings, *, stop_embedded_on_exit: bool = True) -> Store:
         if embedded is not None:
             embedded.release()
         raise
+
+
+def published(settings: Settings, url: str) -> Settings:
+    """The settings to hand the actors: ``mongo_url`` is the control plane's store ``url``
+    (password and all), and a loopback URL is tied to this process's Ray node (``store_node``),
+    the only node on which it names this store, unless the operator bound the embedded store
+    (``store_bind``) to the address it names, for the other nodes to reach."""
+    import dataclasses
+
+    bound = settings.store_bind is not None
+    node = _ray_node(any_process=True) if is_loopback_url(url) and not bound else None
+    return dataclasses.replace(settings, mongo_url=url, store_node=node)
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether every host of the MongoDB ``url`` is a loopback address (``localhost``,
+    ``127.x.y.z``, ``::1``): a URL that names a different server on each machine."""
+    if "://" not in url or url.startswith("mongodb+srv://"):
+        return False
+    rest = url.split("://", 1)[1]
+    hosts = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    names = []
+    for host in hosts.split(","):
+        host = unquote(host)
+        name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        names.append(name.lower())
+    return bool(names) and all(n == "localhost" or n.startswith("127.") or n == "::1" for n in names)
+
+
+def _ray_node(*, any_process: bool = False) -> str | None:
+    """This process's Ray node id when it is a Ray worker (an actor), or with ``any_process``
+    a connected driver too; None otherwise (Ray is never imported here)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    worker = ray._private.worker.global_worker
+    if not any_process and worker.mode != ray._private.worker.WORKER_MODE:
+        return None
+    try:
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # noqa: BLE001 - a Ray Client driver has no node of its own
+        return None
+
+
+def _check_reachable_from_this_node(settings: Settings) -> None:
+    if settings.store_node is None or not is_loopback_url(settings.mongo_url or ""):
+        return
+    node = _ray_node()
+    if node is None or node == settings.store_node:
+        return
+    raise StoreError(
+        f"the cluster's record store is at {redact_url(settings.mongo_url or '')}, a loopback address of Ray "
+        f"node {settings.store_node}, and this actor runs on node {node}, where that address is another "
+        "machine's (or nothing). Bind the embedded store to an address the other nodes reach "
+        "(MANO_STORE_BIND=0.0.0.0 or an address of that machine) or use a shared MongoDB (MANO_MONGO_URL) "
+        "where the control plane starts")
 
 
 class Store:
@@ -123,6 +194,12 @@ class Store:
     def url(self) -> str:
         """The server URL, password removed."""
         return redact_url(self._url)
+
+    @property
+    def full_url(self) -> str:
+        """The server URL with its password: only for handing to this runtime's actors
+        (:func:`published`), never for output."""
+        return self._url
 
     @property
     def repositories(self) -> tuple[Repository[Any], ...]:

@@ -7,7 +7,10 @@ the wire protocol); only the server differs.
 Lifecycle and sharing
 ---------------------
 * The server runs as a child process (``python -m nx_27017.nx_27017``) with its SQLite files in
-  ``settings.store_dir`` (``$MANO_HOME/store``), listening on 127.0.0.1 only.
+  ``settings.store_dir`` (``$MANO_HOME/store``), listening on 127.0.0.1 only unless
+  ``settings.store_bind`` (``MANO_STORE_BIND``) names the address to listen on, so that the other
+  nodes of a Ray cluster reach it: an address of this machine (the URL names it), or ``0.0.0.0``
+  (the URL names this machine's address, the one its default route leaves from).
 * ``start()`` either **attaches** to the server already running for this ``MANO_HOME`` (found
   through the state file ``store/embedded.json``: pid, host, port) or **starts** one and writes
   that file. A file lock (``store/embedded.lock``) makes check-and-start atomic, so two mano
@@ -74,10 +77,15 @@ _PREVIOUS_PORT_WAIT_S = 5.0  # a server that just stopped may hold its port a mo
 class ServerState:
     """What the state file records about the embedded server of one ``MANO_HOME``."""
 
-    host: str
+    host: str  # the address in its URL
     port: int
     pid: int | None = None  # None: not running (the port is kept for the next start)
     started_at: str | None = None
+    bind: str | None = None  # the address it listens on (None: ``host``)
+
+    @property
+    def listens_on(self) -> str:
+        return self.bind or self.host
 
     @property
     def url(self) -> str:
@@ -99,6 +107,8 @@ class EmbeddedMongo:
                  start_timeout_s: float = 20.0, stop_on_exit: bool = True):
         self.store_dir = Path(settings.store_dir)
         self._fixed_port = port
+        self._bind = settings.store_bind or HOST
+        self._bind_asked = bool(settings.store_bind)
         self._start_timeout_s = start_timeout_s
         self._stop_on_exit = stop_on_exit
         self._state: ServerState | None = None
@@ -146,6 +156,11 @@ class EmbeddedMongo:
         with self._locked():
             previous = _read_state(self.store_dir)
             if previous is not None and previous.pid is not None and _is_server_process(previous.pid):
+                if self._bind_asked and previous.listens_on != self._bind:
+                    raise StoreError(
+                        f"the embedded record store under {self.store_dir} runs listening on "
+                        f"{previous.listens_on}, not on MANO_STORE_BIND={self._bind}; stop it first "
+                        f"(`mano down`, or `kill {previous.pid}`)")
                 self._attach(previous)
                 return self
             self._launch(previous)
@@ -166,7 +181,9 @@ class EmbeddedMongo:
         for _attempt in range(_START_ATTEMPTS):
             port = self._choose_port(previous)
             process = self._spawn(port)
-            state = ServerState(HOST, port, process.pid, _now_iso())
+            host = advertised_address(self._bind)
+            state = ServerState(host, port, process.pid, _now_iso(),
+                                bind=None if self._bind == host else self._bind)
             failure = _wait_until_ready(process, state.url, self._start_timeout_s, self.log_file)
             if not failure:
                 self._process, self._state, self._owner_pid = process, state, os.getpid()
@@ -183,20 +200,22 @@ class EmbeddedMongo:
     def _choose_port(self, previous: ServerState | None) -> int:
         if self._fixed_port is not None:
             return self._fixed_port
+        if previous is not None and previous.listens_on != self._bind:
+            previous = None  # another address: its port says nothing about this one
         if previous is not None:
             deadline = time.monotonic() + _PREVIOUS_PORT_WAIT_S
             while True:  # clients keep their URL: moving is the last resort
-                if _port_is_free(previous.port):
+                if _port_is_free(previous.port, self._bind):
                     return previous.port
                 if time.monotonic() > deadline:
                     log.warning("the store's previous port %d is taken; moving to another", previous.port)
                     break
                 time.sleep(0.2)
-        return _free_port()
+        return _free_port(self._bind)
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "nx_27017.nx_27017", "--data-dir", str(self.store_dir),
-                   "--host", HOST, "-p", str(port), "--log-file", os.devnull,
+                   "--host", self._bind, "-p", str(port), "--log-file", os.devnull,
                    "--pid-file", str(self.store_dir / PID_FILE)]
         with self.log_file.open("ab") as log_stream:
             return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -277,7 +296,7 @@ def _read_state(store_dir: Path) -> ServerState | None:
         data = json.loads((store_dir / STATE_FILE).read_text())
         return ServerState(host=str(data["host"]), port=int(data["port"]),
                            pid=None if data.get("pid") is None else int(data["pid"]),
-                           started_at=data.get("started_at"))
+                           started_at=data.get("started_at"), bind=data.get("bind") or None)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or unreadable: as if no server had ever run
 
@@ -343,17 +362,17 @@ def _terminate_pid(pid: int, timeout_s: float) -> None:
         time.sleep(0.02)
 
 
-def _port_is_free(port: int) -> bool:
+def _port_is_free(port: int, host: str = HOST) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((HOST, port))
+            probe.bind((host, port))
         except OSError:
             return False
     return True
 
 
-def _free_port() -> int:
+def _free_port(host: str = HOST) -> int:
     """A free port *below* the kernel's ephemeral range (and above Ray's worker ports).
 
     A port from the ephemeral range (what ``bind(0)`` gives) can be taken as the local port of
@@ -364,11 +383,24 @@ def _free_port() -> int:
     candidates = list(range(_PORT_RANGE[0], min(_PORT_RANGE[1], low)))
     random.shuffle(candidates)
     for port in candidates[:200]:
-        if _port_is_free(port):
+        if _port_is_free(port, host):
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:  # no luck: let the kernel pick
-        probe.bind((HOST, 0))
+        probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def advertised_address(bind: str) -> str:
+    """The address other machines reach a server listening on ``bind`` at: ``bind`` itself,
+    or for a wildcard (``0.0.0.0``) this machine's address that its default route leaves from."""
+    if bind not in ("0.0.0.0", ""):
+        return bind
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # a UDP "connect" only picks a route: nothing is sent
+            return str(probe.getsockname()[0])
+        except OSError:
+            return socket.gethostbyname(socket.gethostname())
 
 
 def _ephemeral_low() -> int:

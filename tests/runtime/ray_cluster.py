@@ -37,12 +37,12 @@ def port_is_free(port: int) -> bool:
             return False
 
 
-def free_ports(n: int) -> int:
-    """The first of ``n`` consecutive free ports in 6400-6499."""
-    for first in range(PORTS.start, PORTS.stop - n + 1, n):
+def free_ports(n: int, ports: range = PORTS) -> int:
+    """The first of ``n`` consecutive free ports in ``ports`` (6400-6499 by default)."""
+    for first in range(ports.start, ports.stop - n + 1, n):
         if all(port_is_free(p) for p in range(first, first + n)):
             return first
-    raise RuntimeError(f"no {n} free consecutive ports in {PORTS.start}-{PORTS.stop - 1}")
+    raise RuntimeError(f"no {n} free consecutive ports in {ports.start}-{ports.stop - 1}")
 
 
 def closed_port() -> int:
@@ -56,11 +56,13 @@ def closed_port() -> int:
 class RayHead:
     """``ray start --head`` on 127.0.0.1 with token auth (its token in a file of its own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ports: range = PORTS) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mano-ray-", dir="/tmp"))  # short: Ray's socket paths
         self.token_file = self.dir / "auth_token"
         self.token_file.write_text(secrets.token_hex(32))
-        self.port = free_ports(4)
+        self.ports = ports
+        self.port = free_ports(4, ports)
+        self.workers: list[subprocess.Popen] = []
         self.address = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
@@ -93,10 +95,44 @@ class RayHead:
             time.sleep(0.2)
         return self
 
+    def add_worker(self, node_ip: str, timeout: float = 120.0, **env: str) -> subprocess.Popen:
+        """``ray start --address`` of a worker node joining this head with its token, on
+        ``node_ip`` (e.g. 127.0.0.2: another node for Ray, traffic stays on this machine), in an
+        environment of its own (``env``: e.g. its own MANO_HOME); stopped with the head."""
+        first = free_ports(3, self.ports)
+        log = open(self.dir / f"worker-{len(self.workers)}.log", "wb")
+        worker_env = self.client_env(RAY_AUTH_MODE="token", RAY_TMPDIR=str(self.dir), **env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--address", self.address,
+             "--node-ip-address", node_ip, "--node-manager-port", str(first), "--object-manager-port",
+             str(first + 1), "--dashboard-agent-listen-port", str(first + 2), "--num-cpus", "1", "--resources", '{"mano_test_worker": 1}',
+             "--disable-usage-stats"],
+            env=worker_env, cwd=REPO, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.workers.append(process)
+        deadline = time.monotonic() + timeout
+        while self.look()["nodes"] < 1 + len(self.workers):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker node did not join: {(self.dir / log.name).read_text()[-3000:]}")
+            time.sleep(0.5)
+        return process
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            worker.wait()
+        self.workers = []
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+
+from mano.settings import Settings
 import yaml
 
 from mano.descriptors import loader as descriptor_loader
@@ -43,10 +45,12 @@ def test_no_credentials_outside_settings():
 
 
 def test_servers_bind_to_localhost():
-    runtime = (REPO / "actors" / "runtime.py").read_text()
-    assert 'dashboard_host="127.0.0.1"' in runtime
+    ray_start = (REPO / "actors" / "cluster.py").read_text()  # where the embedded Ray starts
+    assert 'dashboard_host="127.0.0.1"' in ray_start
     embedded = (REPO / "mano" / "store" / "embedded.py").read_text()
-    assert "127.0.0.1" in embedded and "0.0.0.0" not in embedded
+    # Loopback unless the operator asks for an address (MANO_STORE_BIND, issue 16's one store).
+    assert 'HOST = "127.0.0.1"' in embedded and "self._bind = settings.store_bind or HOST" in embedded
+    assert Settings().store_bind is None
 
 
 def test_the_gateway_only_acts_on_requests():
