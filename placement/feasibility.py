@@ -246,7 +246,7 @@ def _total_capacity_reasons(problem: PlacementProblem) -> list[InfeasibilityReas
 def _pinned_overload_reasons(problem: PlacementProblem) -> list[InfeasibilityReason]:
     reasons = []
     only = problem.allowed.sum(axis=1) == 1
-    for p in range(problem.n_pops):
+    for p in np.flatnonzero(problem.allowed[only].sum(axis=0) > 1).tolist():  # the only PoP of 2+ items
         stuck = np.flatnonzero(only & problem.allowed[:, p])
         for resource, need, free, unit in (
             (Resource.CORES, problem.item_cores, problem.free_cores, "cores"),

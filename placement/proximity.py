@@ -16,6 +16,7 @@ keys with vectorised integer equality.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -25,8 +26,11 @@ LEVELS = 4
 _IPV4 = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def ipv4_octets(address: str) -> tuple[str, ...] | None:
-    """The four octets of the first IPv4 address in ``address`` (plain, URL or CIDR), else None."""
+    """The four octets of the first IPv4 address in ``address`` (plain, URL or CIDR), else None.
+
+    Memoised: the live runtime parses the same PoP endpoints for every placement."""
     match = _IPV4.search(address or "")
     if not match:
         return None
@@ -58,10 +62,10 @@ def location_keys(endpoints: list[str], uuids: list[str]) -> np.ndarray:
     """
     n = len(endpoints)
     keys = np.zeros((LEVELS, n), dtype=np.int64)
+    parsed = [ipv4_octets(endpoint) for endpoint in endpoints]
     for level in range(1, LEVELS + 1):
         table: dict[tuple, int] = {}
-        for i, (endpoint, uuid) in enumerate(zip(endpoints, uuids)):
-            octets = ipv4_octets(endpoint)
+        for i, (octets, uuid) in enumerate(zip(parsed, uuids)):
             token = ("ip",) + octets[:level] if octets else ("pop", uuid, level)
             keys[level - 1, i] = table.setdefault(token, len(table))
     return keys
