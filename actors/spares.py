@@ -104,6 +104,7 @@ class SparePool:
         """
         ids = []
         deadline = None if claim_after_s is None else time.monotonic() + claim_after_s
+        handed_out = False
         for _ in range(count):
             spare = self.take(claim=deadline is None)
             if spare is None:
@@ -113,7 +114,8 @@ class SparePool:
             if deadline is not None:
                 with self._lock:
                     self._handed_out[spare.id] = (spare, deadline)
-        if deadline is not None and len(self._handed_out):
+                handed_out = True
+        if handed_out:
             self._schedule_sweep(claim_after_s)  # type: ignore[arg-type]
         return ids
 

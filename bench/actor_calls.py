@@ -48,7 +48,7 @@ def _settled(ray, quiet_s: float = 2.0, timeout_s: float = 30.0) -> dict[str, st
     return seen
 
 
-def count(ray, before: dict[str, str], after: dict[str, str], instance_ids: set[str]) -> dict:
+def count(before: dict[str, str], after: dict[str, str], instance_ids: set[str]) -> dict:
     """Split the calls made between two snapshots into the operation's and the background's."""
     path, background = collections.Counter(), collections.Counter()
     for task_id, name in after.items():
@@ -69,7 +69,7 @@ def run_mode(mode: str, repeat: int) -> dict:
     import mano
     from mano.settings import Settings
     home = Path(tempfile.mkdtemp(prefix="mano-bench-calls-"))
-    rt = mano.init(Settings(home=home, vnf_actors=mode, dashboard=True))
+    mano.init(Settings(home=home, vnf_actors=mode, dashboard=True))
     try:
         mano.instantiate(DEMO).terminate()  # warm-up: imports, first workers, spare pools
         results = []
@@ -80,8 +80,8 @@ def run_mode(mode: str, repeat: int) -> dict:
             middle = _settled(ray)
             svc.terminate()
             after = _settled(ray)
-            results.append({"instantiate": count(ray, before, middle, ids),
-                            "terminate": count(ray, middle, after, ids)})
+            results.append({"instantiate": count(before, middle, ids),
+                            "terminate": count(middle, after, ids)})
         return {"runs": results,
                 "instantiate_calls": [r["instantiate"]["calls"] for r in results],
                 "terminate_calls": [r["terminate"]["calls"] for r in results]}

@@ -238,7 +238,8 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
              "ingresses": ingresses, "egresses": egresses}
     params.update({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in given.items() if v is not None})
     # The package travels as loaded: its descriptors were validated once, by _package.
-    op = rt.call("slm", "instantiate", package, vim=vim, operation_id=operation_id or str(uuid.uuid4()), user_data=user_data, params=params)
+    op = rt.call("slm", "instantiate", package, vim=vim, operation_id=operation_id or str(uuid.uuid4()),
+                 user_data=user_data, params=params)
     service = Service(op["service_id"], rt, last_operation=op["id"])
     if wait:
         service.wait(op["id"], timeout)

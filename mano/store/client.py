@@ -19,11 +19,12 @@ published on: both are a :class:`~mano.errors.StoreError` that says what to set 
 """
 from __future__ import annotations
 
+import ipaddress
 import sys
 from typing import Any
-from urllib.parse import unquote
 
 import pymongo
+from pymongo.uri_parser import parse_uri
 from typing_extensions import Self
 
 from mano.errors import StoreError
@@ -91,16 +92,22 @@ def published(settings: Settings, url: str) -> Settings:
 def is_loopback_url(url: str) -> bool:
     """Whether every host of the MongoDB ``url`` is a loopback address (``localhost``,
     ``127.x.y.z``, ``::1``): a URL that names a different server on each machine."""
-    if "://" not in url or url.startswith("mongodb+srv://"):
+    if url.startswith("mongodb+srv://"):
+        return False  # a DNS seed list: never a loopback address (and parsing it would look it up)
+    try:
+        hosts = [host for host, _port in parse_uri(url, validate=False)["nodelist"]]
+    except (pymongo.errors.InvalidURI, pymongo.errors.ConfigurationError, ValueError):
         return False
-    rest = url.split("://", 1)[1]
-    hosts = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
-    names = []
-    for host in hosts.split(","):
-        host = unquote(host)
-        name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
-        names.append(name.lower())
-    return bool(names) and all(n == "localhost" or n.startswith("127.") or n == "::1" for n in names)
+    return bool(hosts) and all(_is_loopback_host(host) for host in hosts)
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, or a socket path
+        return False
 
 
 def _ray_node(*, any_process: bool = False) -> str | None:

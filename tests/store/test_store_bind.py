@@ -6,15 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import psutil
-import pymongo
-import pymongo.errors
 import pytest
 
 from mano.errors import StoreError
 from mano.settings import Settings
 from mano.store import EmbeddedMongo, connect, read_server_state
 from mano.store.client import is_loopback_url
-from mano.store.embedded import advertised_address
+from mano.store.embedded import _answers_ping, advertised_address
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +23,7 @@ def listening_addresses(pid: int, port: int) -> set[str]:
 
 
 def answers(url: str) -> bool:
-    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
-    try:
-        client.admin.command("ping")
-        return True
-    except pymongo.errors.PyMongoError:
-        return False
-    finally:
-        client.close()
+    return _answers_ping(url, 0.5)
 
 
 def test_the_embedded_store_listens_on_the_bind_address_and_its_url_names_it(settings: Settings) -> None:
