@@ -149,3 +149,19 @@ def actor_exists(name: str, namespace: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def restarted() -> bool:
+    """True in an actor that Ray restarted after its process died (False on its first start)."""
+    return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+
+
+def current_actor_name() -> str:
+    """The calling actor's name (empty outside a named actor)."""
+    return ray.get_runtime_context().get_actor_name() or ""
+
+
+def passivate_self() -> None:
+    """Kill the calling actor without restart (idle passivation): its name is free for the next
+    activation, which re-creates it from its records."""
+    ray.kill(ray.get_runtime_context().current_actor, no_restart=True)

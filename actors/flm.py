@@ -1,10 +1,10 @@
 """The function lifecycle manager actor: the Ray shell over :class:`mano.lifecycle.functions.FunctionLifecycle`.
 
-The core decides, per VNF, whether a call runs on the VNF's own actor or here, and runs the
-batch; this shell supplies the actors: it activates ``vnf:<uuid>`` actors (creating them, or
-finding them again after passivation; new VNF instances get the ids of warm spare actors, see
-``actors.spares``, claimed by their deploy) and calls them in parallel, retrying those that
-were passivated meanwhile.
+The core decides, per VNF, whether a call runs on the VNF's actor or here, and runs the batch;
+this shell supplies the actors: a new VNF's deploy goes to a pre-started host
+(``vnf-host-<hex>``, :mod:`mano.lifecycle.host_pool`) while the pool has one, which stays that
+VNF's activation until it passivates; other VNFs' actors are ``vnf:<uuid>``, activated on demand
+(heal). It calls them in parallel, retrying those that were passivated meanwhile.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
 from mano.lifecycle.functions import FunctionLifecycle
+from mano.lifecycle.host_pool import HostedInstances, HostPool, host_name
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.settings import Settings
 from mano.store.client import connect
@@ -32,58 +33,80 @@ class FunctionLifecycleManager(PluginActor):
         self._store = connect(settings, stop_embedded_on_exit=False)
         spares.stop_unclaimed("vnf")  # a previous incarnation's: nobody can take them now
         size = settings.spare_vnf_actors if settings.vnf_actors == "per-instance" else 0
-        self.spares = spares.SparePool(size, self._create_spare, lambda handle: calls.tell(handle, "claim"),
-                                       refill_delay_s=settings.spare_refill_delay_s,
-                                       idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
+        self.spares = HostPool(size, self._create_host, lambda handle: calls.tell(handle, "claim"),
+                               lambda: host_name("vnf"), refill_delay_s=settings.spare_refill_delay_s,
+                               idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
+        self._hosted = HostedInstances(settings.idle_passivate_s)
         self.core = FunctionLifecycle(self._store, RayInfrastructure(settings), naming.actor_leases(self._store, settings),
                                       wait_s=settings.step_timeout_s, threads=settings.flm_threads,
                                       has_actor=self._has_actor, on_actors=self._on_actors,
-                                      new_ids=self._new_ids)
+                                      prestarted=self._give_hosts)
         self._start_plugin(settings)
         self.spares.fill()
 
-    def _new_ids(self, count: int) -> list[str]:
-        # Spares handed out unclaimed: the deploy on each claims it (see _on_actors); one whose
-        # deploy never comes (the instantiation failed) is claimed a step's time later.
-        return self.spares.take_ids(count, claim_after_s=self._settings.step_timeout_s)
-
-    def _create_spare(self, vnf_instance_id: str) -> Any:
-        return calls.create(VnfInstance, vnf_instance_id, self._settings, True, name=naming.vnf_actor(vnf_instance_id),
+    def _create_host(self, name: str) -> Any:
+        # Restarted by Ray after a crash, a host resumes the VNF whose lease it held (VnfInstance).
+        return calls.create(VnfInstance, None, self._settings, True, name=name,
                             namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
 
-    def new_instance_ids(self, count: int) -> list[str]:
-        """Ids for ``count`` new VNF instances: those of warm spare actors first (actors/spares.py)."""
-        return self.core.new_instance_ids(count)
+    def _give_hosts(self, vnf_instance_ids: Sequence[str]) -> None:
+        """New VNFs about to be deployed get the ready pre-started hosts, one each."""
+        for vnf_instance_id, host in zip(vnf_instance_ids, self.spares.take_up_to(len(vnf_instance_ids))):
+            self._hosted.assign(vnf_instance_id, host)
 
     def spare_ids(self) -> list[str]:
-        return self.spares.ids()
+        """The names of the pre-started hosts ready now."""
+        return self.spares.names()
 
     def fill_spares(self) -> list[str]:
-        """Fill the spare pool now, whatever the CPU load, and return its ids: warming the runtime
-        before a known burst. The automatic refill waits for idle CPUs, which a machine shared
-        with a busy neighbour may not have for a long time (work then runs here, warm)."""
+        """Fill the pool of pre-started hosts now, whatever the CPU load, and return their names:
+        warming the runtime before a known burst. The automatic refill waits for idle CPUs, which
+        a machine shared with a busy neighbour may not have for a long time (work then runs here, warm)."""
         self.spares.fill()
-        return self.spares.ids()
+        return self.spares.names()
+
+    def drain_spares(self) -> list[str]:
+        """Give every ready pre-started host back unused (they passivate), as a burst that took
+        them all would leave the pool; the refill follows as usual. Their names."""
+        taken = self.spares.take_up_to(self.spares.size)
+        for host in taken:
+            self.spares.release(host)
+        return [host.name for host in taken]
+
+    def activation_of(self, vnf_instance_id: str) -> str | None:
+        """The name of the actor that is the VNF's activation now, if any."""
+        host = self._hosted.get(vnf_instance_id)
+        if host is not None:
+            return host.name
+        name = naming.vnf_actor(vnf_instance_id)
+        return name if calls.actor_exists(name, naming.NAMESPACE) else None
 
     def _vnf(self, vnf_instance_id: str) -> Any:
+        host = self._hosted.get(vnf_instance_id)
+        if host is not None:
+            return host.handle
         return calls.create(VnfInstance, vnf_instance_id, self._settings, name=naming.vnf_actor(vnf_instance_id),
                             namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
 
     def _has_actor(self, vnf_instance_id: str) -> bool:
-        return calls.actor_exists(naming.vnf_actor(vnf_instance_id), naming.NAMESPACE)
+        return self.activation_of(vnf_instance_id) is not None
 
     def _on_actors(self, method: str, items: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
         """Call ``method`` on each item's VNF actor in parallel; retry items whose actor was gone."""
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(items)
         pending = list(range(len(items)))
-        if method == "deploy":
-            self.spares.used([item.vnf_instance_id for item in items])  # the deploy claims a spare
         for attempt in range(3):
-            refs = [calls.tell(self._vnf(items[i].vnf_instance_id), method, items[i]) for i in pending]
+            refs = []
+            for i in pending:
+                refs.append(calls.tell(self._vnf(items[i].vnf_instance_id), method, items[i]))
+                self._hosted.begin(items[i].vnf_instance_id)
             retry = []
             for i, (value, error) in zip(pending, calls.gather(refs, timeout=self._settings.step_timeout_s,
                                                                what=f"vnf.{method}")):
+                vnf_instance_id = items[i].vnf_instance_id
+                self._hosted.end(vnf_instance_id)
                 if isinstance(error, calls.ActorUnavailable) and attempt < 2:
+                    self._hosted.forget(vnf_instance_id)  # a host gone: its own actor next
                     retry.append(i)  # passivated or crashed between lookup and call
                 else:
                     outcomes[i] = (value, error)
@@ -112,4 +135,10 @@ class FunctionLifecycleManager(PluginActor):
         return self.core.heal(action)
 
     def status(self, vnf_instance_id: str) -> str:
-        return calls.call(lambda: self._vnf(vnf_instance_id), "status", timeout=self._settings.step_timeout_s)
+        try:
+            return calls.call(lambda: self._vnf(vnf_instance_id), "status", vnf_instance_id,
+                              timeout=self._settings.step_timeout_s, retries=0)
+        except calls.ActorUnavailable:
+            self._hosted.forget(vnf_instance_id)  # its host passivated: its own actor answers
+            return calls.call(lambda: self._vnf(vnf_instance_id), "status", vnf_instance_id,
+                              timeout=self._settings.step_timeout_s)

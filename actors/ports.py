@@ -54,9 +54,6 @@ class RayFunctions:
     def __init__(self, settings: Settings):
         self._flm = calls.named(naming.FLM)
         self._timeout = settings.step_timeout_s
-        # The FLM hands out the ids of its warm spare VNF actors; with none (on-demand VNF
-        # actors, or no spares configured) new ids are minted here, without a call.
-        self._flm_has_spares = settings.vnf_actors == "per-instance" and settings.spare_vnf_actors > 0
 
     def _call(self, method: str, *args: Any) -> Any:
         return calls.call(self._flm, method, *args, timeout=self._timeout, what=f"flm.{method}")
@@ -83,9 +80,9 @@ class RayFunctions:
         return self._call("status", vnf_instance_id)
 
     def new_instance_ids(self, count: int) -> list[str]:
-        if not self._flm_has_spares:
-            return [str(uuid.uuid4()) for _ in range(count)]
-        return self._call("new_instance_ids", count)
+        # Ids belong to instances, not to processes: the FLM gives pre-started hosts to the
+        # VNFs it deploys, so ids are made here, without a call.
+        return [str(uuid.uuid4()) for _ in range(count)]
 
 
 class RayPlacement:

@@ -1,4 +1,8 @@
-"""One actor per service instance (``service:<uuid>``): a thin shell over ServiceController.
+"""A service instance's actor: a thin shell over ServiceController.
+
+It is the instance's own actor (``service:<uuid>``, activated on demand) or a pre-started host
+(``service-host-<hex>``) that the SLM gave a new instance's first operation; either way it is
+that one instance's activation until it passivates.
 
 ``run`` is sent fire-and-forget by the SLM; progress is read from the operation record. A
 restarted actor (crash, ``ray.kill``) resumes the in-flight operation from its persisted
@@ -16,11 +20,11 @@ import threading
 
 import ray
 
-from actors import naming, spares, waiting
-from actors.passivation import IdleTimer
+from actors import calls, naming, spares, waiting
+from mano.lifecycle.idle import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
-from mano.errors import LeaseHeldError
+from mano.errors import LeaseHeldError, LifecycleError
 from mano.lifecycle.service import ServiceController
 from actors.plugin import store_info
 from mano.settings import Settings
@@ -31,37 +35,56 @@ log = logging.getLogger(__name__)
 
 @ray.remote(num_cpus=0, max_concurrency=8, concurrency_groups={"waiters": 64})
 class ServiceInstance:
-    def __init__(self, service_id: str, settings: Settings, spare: bool = False):
+    """A service instance's activation: ``service:<id>``, or a pre-started host
+    (``service-host-<hex>``, ``service_id`` None) that becomes one service's activation with the
+    first ``run`` it is sent (:mod:`mano.lifecycle.host_pool`)."""
+
+    def __init__(self, service_id: str | None, settings: Settings, spare: bool = False):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
-        infrastructure = RayInfrastructure(settings)
-        leases = naming.actor_leases(self._store, settings)
-        self.core = ServiceController(service_id, self._store, RayFunctions(settings), infrastructure,
-                                      RayPlacement(settings), sms=RaySpecificManagers(settings), leases=leases)
+        self._leases = naming.actor_leases(self._store, settings)
+        self.core: ServiceController | None = None
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._ended = waiting.RunEnded()
-        # A spare (actors/spares.py) waits, without passivating, until it is handed out; an
-        # actor restarted from a spare's arguments is no spare once its service exists.
-        spare = spare and self._store.services.find_one(service_id) is None
-        self._idle = IdleTimer(settings.idle_passivate_s, name=f"service:{service_id}", held=spare)
-        if spare:
-            spares.warm_up((naming.FLM, naming.INFRASTRUCTURE, naming.PLACEMENT_EXECUTIVE))
+        if service_id is None and calls.restarted():
+            # A host restarted after a crash: it resumes the activation whose lease it held.
+            service_id = next((key.partition(":")[2] for key in self._leases.left_over("service")), None)
+            spare = False  # taken already: nobody will hand it out again
+        self._idle = IdleTimer(settings.idle_passivate_s, calls.passivate_self, name=calls.current_actor_name(),
+                               held=spare)
+        if service_id is None:
+            if spare:
+                spares.warm_up((naming.FLM, naming.INFRASTRUCTURE, naming.PLACEMENT_EXECUTIVE))
+            return
+        self._bind(service_id)
         pending = self.core.pending_operation()
         if pending is not None:
             log.info("service %s: resuming operation %s", service_id, pending)
             threading.Thread(target=self.run, args=(pending,), daemon=True).start()
 
-    def run(self, operation_id: str) -> str:
-        """Run (or resume) an operation; returns its final state."""
+    def _bind(self, service_id: str) -> ServiceController:
+        with self._lock:
+            if self.core is None:
+                self.core = ServiceController(service_id, self._store, RayFunctions(self._settings),
+                                              RayInfrastructure(self._settings), RayPlacement(self._settings),
+                                              sms=RaySpecificManagers(self._settings), leases=self._leases)
+            elif self.core.service_id != service_id:
+                raise LifecycleError(f"this actor hosts service {self.core.service_id}, not {service_id}")
+            return self.core
+
+    def run(self, operation_id: str, service_id: str | None = None) -> str:
+        """Run (or resume) an operation; returns its final state. ``service_id``: a pre-started
+        host's first run binds it to that service."""
+        core = self._bind(service_id) if service_id is not None or self.core is None else self.core
         with self._lock:
             if operation_id in self._running:
                 return "RUNNING"
             self._running.add(operation_id)
-        self._idle.release_hold()  # work means it was handed out, even if a restart forgot the claim
+        self._idle.release_hold()  # work means it was handed out
         try:
             with self._idle.active():
-                return self.core.run(operation_id).state.value
+                return core.run(operation_id).state.value
         except LeaseHeldError:
             return "RUNNING"  # another activation runs it (the SLM under a burst, or a zombie of ours)
         finally:
@@ -75,14 +98,20 @@ class ServiceInstance:
         return self._ended.wait(lambda: self._store.operations.find_one(operation_id), timeout_s)
 
     def claim(self) -> None:
-        """Handed out as a new service's actor: from now on an ordinary, passivating instance."""
+        """A pre-started host given back without work: from now on it passivates when idle."""
         self._idle.release_hold()
 
     def unclaimed(self) -> bool:
-        """True for a spare nobody has handed out (what a restarted pool owner may stop)."""
+        """True for a pre-started host still waiting to be handed out (what a restarted SLM stops)."""
         return self._idle.held
 
+    def hosts(self) -> str | None:
+        """The id of the service whose activation this actor is (None: a host still waiting)."""
+        return None if self.core is None else self.core.service_id
+
     def status(self) -> dict:
+        if self.core is None:
+            raise LifecycleError("this pre-started host runs no service yet")
         with self._idle.active():
             return self.core.record().model_dump(mode="json")
 

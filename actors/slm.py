@@ -5,8 +5,10 @@ this shell validates descriptors at the edge, activates ``service:<uuid>`` actor
 the recovery loop: any operation that is not final but whose service actor is gone (killed
 without restart, or lost with a node) gets its actor re-activated, which resumes it.
 
-New services take their id from a warm spare actor when one is ready (``actors.spares``), so
-an instantiation does not wait for a worker process to start. Under a burst, when no spare is
+A new service's first operation goes to a pre-started host when one is ready
+(``service-host-<hex>``, :mod:`mano.lifecycle.host_pool`), so an instantiation does not wait
+for a worker process to start; that host stays the service's activation until it passivates,
+and the SLM sends the service's next requests there meanwhile. Under a burst, when no host is
 left, the SLM runs the instantiation itself (``Settings.burst_in_slm``): starting a worker
 process costs ~0.6 CPU-s here, several times the workflow, and would cap a burst at the rate
 Ray starts processes. Such a service is born passivated: its actor is activated by its next
@@ -26,6 +28,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
@@ -39,6 +42,7 @@ from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import ServicePackage, load_service
 from mano.errors import LifecycleError
 from mano.lifecycle.dispatch import ServiceDispatch
+from mano.lifecycle.host_pool import HostedInstances, HostPool, PrestartedHost, host_name
 from mano.lifecycle.lease import service_key
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
@@ -60,11 +64,13 @@ class ServiceLifecycleManagerActor(PluginActor):
         self.core = ServiceLifecycleManager(self._store, default_policy=settings.placement_policy)
         self._leases = naming.actor_leases(self._store, settings)
         spares.stop_unclaimed("service")  # a previous incarnation's: nobody can take them now
-        self.spares = spares.SparePool(settings.spare_service_actors, self._create_spare,
-                                       lambda handle: calls.tell(handle, "claim"),
-                                       refill_delay_s=settings.spare_refill_delay_s,
-                                       idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
-        self._spares_up: set[str] = set()  # spare actors known to be up (they answered)
+        self.spares = HostPool(settings.spare_service_actors, self._create_host,
+                               lambda handle: calls.tell(handle, "claim"), lambda: host_name("service"),
+                               refill_delay_s=settings.spare_refill_delay_s,
+                               idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
+        self._hosted = HostedInstances(settings.idle_passivate_s)
+        self._spares_up: set[str] = set()  # pre-started hosts known to be up (they answered)
+        self._on_hosts: set[str] = set()   # operations sent to a pre-started host, not ended yet
         self._spares_lock = threading.Lock()
         self._here_ended = waiting.RunEnded()
         self.dispatch = ServiceDispatch(
@@ -87,22 +93,24 @@ class ServiceLifecycleManagerActor(PluginActor):
         package = nsd if isinstance(nsd, ServicePackage) else load_service(
             dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
         new = self._is_new(operation_id)
-        # A spare taken is claimed by the run it is sent (its first work), or below if admission
-        # refuses: then it passivates by itself.
-        spare = self.spares.take(claim=False) if service_id is None and new else None
-        if spare is not None:
-            service_id = spare.id
-        has_actor = lambda: spare is not None or (service_id is not None and self._has_actor(service_id))  # noqa: E731
+        # A host taken becomes the new service's activation with the run it is sent (its first
+        # work), or is given back below if admission refuses: then it passivates by itself.
+        prestarted = self.spares.take() if new else None
+        if prestarted is not None:
+            service_id = service_id or str(uuid.uuid4())
+            self._hosted.assign(service_id, prestarted)
+        has_actor = lambda: prestarted is not None or (service_id is not None and self._has_actor(service_id))  # noqa: E731
         host = self.dispatch.host(has_actor=has_actor, new_operation=lambda: new, spares_ready=len(self.spares))
         try:
             op = self.dispatch.admit(lambda op_id: self.core.instantiate(
                 package, vim=vim or self._settings.default_vim, operation_id=op_id, user_data=user_data,
                 params=params, service_id=service_id), operation_id, host)
         except BaseException:
-            if spare is not None:
-                self.spares.claim(spare)
+            if prestarted is not None:
+                self._hosted.forget(service_id)  # type: ignore[arg-type]
+                self.spares.release(prestarted)
                 with self._spares_lock:
-                    self._spares_up.discard(spare.id)
+                    self._spares_up.discard(prestarted.name)
             raise
         return op.model_dump(mode="json")
 
@@ -115,9 +123,17 @@ class ServiceLifecycleManagerActor(PluginActor):
                                                                    operation_id=op_id),
                                    operation_id, host).model_dump(mode="json")
 
-    @staticmethod
-    def _has_actor(service_id: str) -> bool:
-        return calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE)
+    def _has_actor(self, service_id: str) -> bool:
+        return self.activation_of(service_id) is not None
+
+    def activation_of(self, service_id: str) -> str | None:
+        """The name of the actor that is the service's activation now, if any: the pre-started
+        host it was given, or its own ``service:<id>``."""
+        host = self._hosted.get(service_id)
+        if host is not None:
+            return host.name
+        name = naming.service_actor(service_id)
+        return name if calls.actor_exists(name, naming.NAMESPACE) else None
 
     def _is_new(self, operation_id: str | None) -> bool:
         return operation_id is None or self.core.store.operations.find_one(operation_id) is None
@@ -127,18 +143,47 @@ class ServiceLifecycleManagerActor(PluginActor):
             raise LifecycleError(f"the SLM is {self._plugin_state.value.lower()}; it accepts no requests")
 
     def _activate_actor(self, op: OperationRecord, on_up: Callable[[], None] | None) -> None:
-        handle = calls.create(ServiceInstance, op.service_id, self._settings, name=naming.service_actor(op.service_id),
-                              namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
-        calls.tell(handle, "run", op.id)  # fire and forget: progress is on the operation record
+        """Send the operation to the service's activation: the pre-started host it has, else its
+        own actor (activated if it is not up). Fire and forget: progress is on the record."""
+        host = self._hosted.get(op.service_id)
+        if host is not None:
+            handle = host.handle
+            self._run_on_host(op, host)
+        else:
+            handle = calls.create(ServiceInstance, op.service_id, self._settings, name=naming.service_actor(op.service_id),
+                                  namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
+            calls.tell(handle, "run", op.id)
         if on_up is None:
             return
         with self._spares_lock:
-            was_spare_up = op.service_id in self._spares_up
-            self._spares_up.discard(op.service_id)
-        if was_spare_up:
-            on_up()  # a spare that answered already: no call to learn it
+            was_up = host is not None and host.name in self._spares_up
+            if host is not None:
+                self._spares_up.discard(host.name)
+        if was_up:
+            on_up()  # a host that answered already: no call to learn it
         else:  # up once it answers (at once if it was up already); a dead one counts as up too
             calls.tell(handle, "pid").future().add_done_callback(lambda _done: on_up())
+
+    def _run_on_host(self, op: OperationRecord, host: PrestartedHost) -> None:
+        """Run the operation on the service's pre-started host; this SLM answers its waiters
+        (the host has no name a caller could find it by)."""
+        with self._spares_lock:
+            self._on_hosts.add(op.id)
+        self._hosted.begin(op.service_id)
+
+        def ended(future: Any) -> None:
+            with self._spares_lock:
+                self._on_hosts.discard(op.id)
+            if future.exception() is not None:  # the host died: recovery re-activates the service
+                self._hosted.forget(op.service_id)
+            else:
+                self._hosted.end(op.service_id)
+            self._here_ended.notify()
+        calls.tell(host.handle, "run", op.id, op.service_id).future().add_done_callback(ended)
+
+    def _runs_on_host(self, operation_id: str) -> bool:
+        with self._spares_lock:
+            return operation_id in self._on_hosts
 
     def starting(self) -> list[str]:
         """Services whose actor this SLM started and that is not up yet."""
@@ -159,31 +204,34 @@ class ServiceLifecycleManagerActor(PluginActor):
 
     @ray.method(concurrency_group="waiters")
     def wait_for(self, operation_id: str, timeout_s: float) -> str:
-        """Like the service actor's: for the operations this SLM runs itself (``ELSEWHERE`` for others)."""
+        """Like the service actor's: for the operations this SLM runs itself or sent to a
+        pre-started host (``ELSEWHERE`` for others)."""
         return self._here_ended.wait(lambda: self.core.store.operations.find_one(operation_id), timeout_s,
-                                     runs_it=lambda: self.runs_here(operation_id))
+                                     runs_it=lambda: self.runs_here(operation_id) or self._runs_on_host(operation_id))
 
-    # --- spares --------------------------------------------------------------------------
-    def _create_spare(self, service_id: str) -> Any:
-        handle = calls.create(ServiceInstance, service_id, self._settings, True, name=naming.service_actor(service_id),
+    # --- pre-started hosts ---------------------------------------------------------------
+    def _create_host(self, name: str) -> Any:
+        # Restarted by Ray after a crash, a host resumes the service whose lease it held.
+        handle = calls.create(ServiceInstance, None, self._settings, True, name=name,
                               namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
-        calls.tell(handle, "pid").future().add_done_callback(lambda _done: self._spare_up(service_id))
+        calls.tell(handle, "pid").future().add_done_callback(lambda _done: self._host_up(name))
         return handle
 
-    def _spare_up(self, service_id: str) -> None:
-        """A spare answered: a request that takes it need not ask whether it is up."""
+    def _host_up(self, name: str) -> None:
+        """A host answered: a request that takes it need not ask whether it is up."""
         with self._spares_lock:
-            self._spares_up.add(service_id)
+            self._spares_up.add(name)
 
     def spare_ids(self) -> list[str]:
-        return self.spares.ids()
+        """The names of the pre-started hosts ready now."""
+        return self.spares.names()
 
     def fill_spares(self) -> list[str]:
-        """Fill the spare pool now, whatever the CPU load, and return its ids: warming the runtime
-        before a known burst. The automatic refill waits for idle CPUs, which a machine shared
-        with a busy neighbour may not have for a long time (work then runs here, warm)."""
+        """Fill the pool of pre-started hosts now, whatever the CPU load, and return their names:
+        warming the runtime before a known burst. The automatic refill waits for idle CPUs, which
+        a machine shared with a busy neighbour may not have for a long time (work then runs here, warm)."""
         self.spares.fill()
-        return self.spares.ids()
+        return self.spares.names()
 
     # --- recovery ----------------------------------------------------------------------
     def _recovery_loop(self, period_s: float) -> None:

@@ -4,9 +4,9 @@ one termination make, by method, for both VNF actor modes.
 Counted from Ray's task events (the state API, so the dashboard is on here) between two
 snapshots taken around one operation on a warm, otherwise idle runtime. Background calls that
 belong to no request are reported apart: plugin heartbeats, liveness pings, the monitoring
-actor's periodic reads, and the refill of the warm spare pools (a spare actor's start and its
-first ``pid``). Whether the VNF calls reach VNF actors depends on how many warm VNF spares the
-pool had (each run's ``by_method`` shows it).
+actor's periodic reads, and the refill of the pools of pre-started hosts (a host's start and
+its first ``pid``). Whether the VNF calls reach VNF actors depends on how many pre-started VNF
+hosts the pool had (each run's ``by_method`` shows it).
 
     python bench/actor_calls.py [--modes per-instance,on-demand] [--repeat 3]
 """
@@ -55,8 +55,9 @@ def count(before: dict[str, str], after: dict[str, str], instance_ids: set[str])
         if task_id in before:
             continue
         owner = name.split(":")[1] if name.startswith(("service:", "vnf:")) else None
-        if name.endswith(BACKGROUND) or (owner is not None and owner not in instance_ids):
-            background[name.rsplit(":", 1)[-1]] += 1  # a spare refill: an instance that is not this one
+        refill = name.startswith(("service-host-", "vnf-host-")) or name in ("ServiceInstance.pid", "VnfInstance.pid")
+        if name.endswith(BACKGROUND) or refill or (owner is not None and owner not in instance_ids):
+            background[name.rsplit(":", 1)[-1]] += 1  # a pool refill: a host's start and first pid
         else:
             path[name.rsplit(":", 1)[-1] if owner else name] += 1
     return {"calls": sum(path.values()), "by_method": dict(path.most_common()),

@@ -67,8 +67,9 @@ def main():
             list(pool.map(create, range(args.services)))
         create_s = time.perf_counter() - t0
         time.sleep(args.idle + 3)
-        spares = {f"service:{i}" for i in call("slm", "spare_ids")} | {f"vnf:{i}" for i in call("flm", "spare_ids")}
-        live_actors = sum(n.startswith(("service:", "vnf:")) and n not in spares for n in actor_names())
+        waiting_hosts = set(call("slm", "spare_ids")) | set(call("flm", "spare_ids"))  # pre-started, no instance yet
+        live_actors = sum(n.startswith(("service:", "vnf:", "service-host-", "vnf-host-")) and n not in waiting_hosts
+                          for n in actor_names())
         idle_mb = runtime_pss_mb()
         sample = ids[:: max(1, len(ids) // max(1, len(ids) // 10))][: max(1, len(ids) // 10)]
         latencies = []

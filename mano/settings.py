@@ -43,15 +43,15 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 |                           |                                              | budget's end; the search's answer if it   |
 |                           |                                              | is not done), fast, exhaustive            |
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: new VNFs are deployed on    |
-|                           |                                              | warm spare actors (when the pool has      |
+|                           |                                              | pre-started hosts (when the pool has      |
 |                           |                                              | them); on-demand: VNF actors start only   |
 |                           |                                              | for heal and status. Either way lifecycle |
 |                           |                                              | work never waits for an actor to start:   |
 |                           |                                              | VNFs without a live actor run in the FLM  |
-| MANO_SPARE_SERVICE_ACTORS | 2                                            | service actors kept started ahead of need |
-|                           |                                              | (0: start each on its first request)      |
-| MANO_SPARE_VNF_ACTORS     | 3                                            | the same for VNF actors (per-instance)    |
-| MANO_BURST_IN_SLM         | 1                                            | under a burst (no spare left), the SLM    |
+| MANO_SPARE_SERVICE_ACTORS | 2                                            | pre-started service hosts kept ready for  |
+|                           |                                              | new services (service-host-<hex>; 0: none)|
+| MANO_SPARE_VNF_ACTORS     | 3                                            | the same for VNFs (vnf-host-<hex>)        |
+| MANO_BURST_IN_SLM         | 1                                            | under a burst (no host left), the SLM     |
 |                           |                                              | runs operations itself instead of waiting |
 |                           |                                              | for a new service actor's process         |
 | MANO_MONITORING_PERIOD_S  | 5                                            | health/rule check period; 0 turns it off  |
@@ -60,9 +60,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_FLM_THREADS          | 32                                           | VNF calls the FLM runs itself at once     |
 | MANO_RECOVERY_PERIOD_S    | 2                                            | how often the SLM looks for operations    |
 |                           |                                              | that no activation runs                   |
-| MANO_SPARE_REFILL_DELAY_S | 1                                            | pause before a spare pool refills         |
+| MANO_SPARE_REFILL_DELAY_S | 1                                            | pause before a host pool refills          |
 | MANO_SPARE_IDLE_CPU_PERCENT | 60                                         | the pools refill only below this machine  |
-|                           |                                              | CPU use (spares must not slow real work)  |
+|                           |                                              | CPU use (refills must not slow real work) |
 | MANO_DOCKER_IMAGES        | (unset: every VDU runs the busybox image)    | YAML map vm_image -> local Docker image   |
 """
 from __future__ import annotations
@@ -111,8 +111,8 @@ class Settings:
     slm_threads: int = 16
     flm_threads: int = 32
     recovery_period_s: float = 2.0
-    # Long enough for the request that took a spare to finish its own work (an instantiation
-    # on spares: ~0.3 s), short enough that requests a few seconds apart all find spares.
+    # Long enough for the request that took a host to finish its own work (an instantiation
+    # on hosts: ~0.3 s), short enough that requests a few seconds apart all find hosts.
     spare_refill_delay_s: float = 1.0
     spare_idle_cpu_percent: float = 60.0
     docker_images: Path | None = None

@@ -33,14 +33,19 @@ class FunctionLifecycle:
 
     def __init__(self, store: Any, infrastructure: Vim, leases: InstanceLeases, *,
                  wait_s: float = 30.0, threads: int = 1, has_actor: Callable[[str], bool] = lambda _id: False,
-                 on_actors: OnActors | None = None, new_ids: Callable[[int], list[str]] | None = None):
+                 on_actors: OnActors | None = None,
+                 prestarted: Callable[[Sequence[str]], None] = lambda _ids: None):
+        """``has_actor(id)``: the VNF's activation is an actor that is up; ``on_actors``: call a
+        batch on those actors; ``prestarted(ids)``: give new VNFs about to be deployed ready
+        pre-started hosts (:mod:`mano.lifecycle.host_pool`), as many as there are; ``has_actor``
+        is true for those from then on."""
         self.store = store
         self.infrastructure = infrastructure
         self.leases = leases
         self.wait_s = wait_s
         self._has_actor = has_actor
         self._on_actors = on_actors
-        self._new_ids = new_ids or (lambda count: [str(uuid.uuid4()) for _ in range(count)])
+        self._prestarted = prestarted
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vnf") if threads > 1 else None
 
     def vnf(self, vnf_instance_id: str) -> VnfController:
@@ -69,7 +74,7 @@ class FunctionLifecycle:
         return self.vnf(vnf_instance_id).vim_status()
 
     def new_instance_ids(self, count: int) -> list[str]:
-        return self._new_ids(count)
+        return [str(uuid.uuid4()) for _ in range(count)]
 
     # --- one batch -------------------------------------------------------------------------
     def _batch(self, method: str, items: Sequence[Any], key: Callable[[Any], str], *,
@@ -77,15 +82,17 @@ class FunctionLifecycle:
         """Run ``method`` for every item; raise one error naming every failure.
 
         ``activate``: single-VNF work on a VNF's own state (heal) goes to its actor. Otherwise
-        a VNF whose actor is up (a warm spare it was deployed on, or an active one) is called
-        there and the others run here, so lifecycle work never waits for a worker process to
+        a VNF whose actor is up (a pre-started host given to it at its deploy, or an active
+        one) is called there and the others run here, so lifecycle work never waits for a worker process to
         start: a burst of 50 instantiations with an actor start per VNF timed steps out, and
         scaling 200 services out by one VNF each queued 200 process starts.
         """
         remote = self._on_actors is not None
+        if remote and method == "deploy":
+            self._prestarted([item.vnf_instance_id for item in items])
         hosts = [host_vnf_call(has_actor=remote and not activate and self._has_actor(item.vnf_instance_id),
                                needs_actor=remote and activate) for item in items]
-        on_actors = [i for i, host in enumerate(hosts) if host is Host.OWN_ACTOR]
+        on_actors = [i for i, host in enumerate(hosts) if host is Host.ACTOR]
         here = [i for i, host in enumerate(hosts) if host is Host.MANAGER]
 
         def one(item: Any) -> Any:

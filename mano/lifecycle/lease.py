@@ -223,6 +223,14 @@ class InstanceLeases:
         current = self._repo.find_one(key)  # type: ignore[attr-defined]
         return None if current is None or self._free(current, self._clock()) else current
 
+    def left_over(self, kind: str) -> list[str]:
+        """The keys of ``kind`` (``service``, ``vnf``) whose leases this holder's identity still
+        holds in the store, unexpired: what a previous incarnation was running when it stopped
+        (a restarted pre-started host resumes that instance's activation)."""
+        now = self._clock()
+        return sorted(lease.id for lease in self._repo.find({"holder": self.holder.identity})  # type: ignore[attr-defined]
+                      if lease.id.startswith(f"{kind}:") and not lease.released and lease.expires_at > now)
+
     def remember(self, key: str, record: object) -> None:
         """Keep ``record`` (the instance's, as just read or written) while this keeper holds
         the lease on ``key`` without a break; nothing if it does not hold it."""

@@ -113,7 +113,7 @@ class Functions(Protocol):
     def status(self, vnf_instance_id: str) -> str: ...
 
     def new_instance_ids(self, count: int) -> list[str]:
-        """Ids for new VNF instances (the FLM hands out those of actors it has started ahead)."""
+        """Fresh ids for new VNF instances (made by the caller: no call to the FLM)."""
         ...
 
 

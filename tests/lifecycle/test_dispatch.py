@@ -59,7 +59,7 @@ def test_outside_a_burst_the_operation_goes_to_the_service_actor():
     actors = Actors()
     d = dispatch(actors)
     host = d.host(has_actor=lambda: False, new_operation=lambda: True, spares_ready=2)
-    assert host is Host.OWN_ACTOR
+    assert host is Host.ACTOR
     d.admit(lambda op_id: operation(), None, host)
     assert actors.told == ["op-1"] and d.starting() == ["s-1"] and not d.runs_here("op-1")
     actors.come_up("s-1")
@@ -71,7 +71,7 @@ def test_a_cpus_worth_of_actors_starting_makes_a_burst_and_the_next_runs_here():
     ended = threading.Event()
     d = dispatch(actors, here, cpus=2, on_ended=ended.set)
     for i in range(2):
-        d.admit(lambda op_id, i=i: operation(f"op-{i}", f"s-{i}"), None, Host.OWN_ACTOR)
+        d.admit(lambda op_id, i=i: operation(f"op-{i}", f"s-{i}"), None, Host.ACTOR)
     host = d.host(has_actor=lambda: False, new_operation=lambda: True, spares_ready=2)
     assert host is Host.MANAGER
     op = d.admit(lambda op_id: operation(op_id, "s-3"), "op-3", host)
@@ -128,7 +128,7 @@ def test_a_final_operation_is_not_run_anywhere():
     actors, here = Actors(), Here()
     d = dispatch(actors, here)
     d.admit(lambda op_id: operation(op_id, state=OperationState.COMPLETED), "op-1", Host.MANAGER)
-    d.admit(lambda op_id: operation("op-2", state=OperationState.COMPLETED), None, Host.OWN_ACTOR)
+    d.admit(lambda op_id: operation("op-2", state=OperationState.COMPLETED), None, Host.ACTOR)
     threading.Event().wait(0.1)
     assert actors.told == [] and here.ran == []
 

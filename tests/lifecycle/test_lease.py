@@ -71,6 +71,21 @@ def test_one_process_does_not_run_an_instance_twice_but_its_restart_takes_over_a
         keeper(store, identity="actor:other").acquire("service:s2")
 
 
+def test_a_restarted_holder_finds_the_leases_its_previous_incarnation_left(store):
+    """What a restarted pre-started host resumes: the instance whose lease it still held."""
+    clock = Clock()
+    crashed = keeper(store, identity="actor:host-1", clock=clock)
+    crashed.acquire("service:s3")
+    crashed.acquire("vnf:v3")
+    with crashed.hold("service:s4"):
+        pass  # given back: not left over
+    keeper(store, identity="actor:other", clock=clock).acquire("service:s5")
+    restarted = keeper(store, identity="actor:host-1", clock=clock)
+    assert restarted.left_over("service") == ["service:s3"] and restarted.left_over("vnf") == ["vnf:v3"]
+    clock.now += 10.5  # expired meanwhile: the SLM's recovery re-activates it elsewhere
+    assert restarted.left_over("service") == []
+
+
 def test_renewal_keeps_a_lease_and_notices_its_loss(store):
     clock = Clock()
     a, b = keeper(store, clock=clock), keeper(store, clock=clock)

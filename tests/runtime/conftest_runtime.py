@@ -43,9 +43,19 @@ def docker_client():
     return client
 
 
+def activation(rt, service_id):
+    """The name of the actor that is the service's activation now (a pre-started host or
+    ``service:<id>``), or None."""
+    return rt.call("slm", "activation_of", service_id)
+
+
+def vnf_activation(rt, vnf_instance_id):
+    return rt.call("flm", "activation_of", vnf_instance_id)
+
+
 def full_spare_pools(rt):
-    """Fill the SLM's and the FLM's spare pools and return their spare ids once both are full,
-    else None.
+    """Fill the SLM's and the FLM's pools of pre-started hosts and return their names once both
+    are full, else None.
 
     Filled on request, not awaited: the runtime refills a pool only while the CPUs are idle
     enough, and beside a neighbour that keeps a core busy they never are (by design: operations

@@ -12,7 +12,8 @@ from mano.errors import AlreadyTerminatedError, DescriptorError, InstanceBusyErr
 from mano.lifecycle.states import OperationState, StepState
 from paths import EXAMPLES
 
-from conftest_runtime import full_spare_pools, used_cores, wait_until
+from conftest_runtime import activation, full_spare_pools, used_cores, vnf_activation, wait_until
+from mano.lifecycle.host_pool import is_host_name
 
 pytestmark = pytest.mark.integration
 DEMO = EXAMPLES / "sonata-demo"
@@ -28,9 +29,16 @@ def test_demo_lifecycle_end_to_end(rt):
     wait_until(lambda: full_spare_pools(rt), timeout=30)
     svc = mano.instantiate(DEMO)
     assert svc.status == "READY"
-    assert f"service:{svc.id}" in actor_names()
+    assert is_host_name("service", activation(rt, svc.id))  # its first operation ran on a pre-started host
     vnf_ids = [v.id for v in svc.record.vnf_instances]
-    assert all(f"vnf:{v}" in actor_names() for v in vnf_ids)  # one actor per VNF instance (spares)
+    assert all(is_host_name("vnf", vnf_activation(rt, v)) for v in vnf_ids)  # one actor per VNF instance
+    # the dashboard shows no instance that does not exist: every service:/vnf: actor has a record
+    for name in actor_names():
+        kind, _, ident = name.partition(":")
+        if kind == "service":
+            assert rt.store.services.find_one(ident) is not None, name
+        elif kind == "vnf":
+            assert rt.store.vnfr.find_one(ident) is not None, name
     assert svc.nsr["status"] == "normal operation" and len(svc.vnfrs) == 3
     assert used_cores(rt) == base + 3
     placed = rt.store.operations.get(svc.last_operation).step("place").result["placement"]
@@ -99,10 +107,12 @@ def test_service_actor_killed_mid_operation_resumes(rt, how):
     svc = mano.instantiate(DEMO, wait=False)
     wait_until(lambda: (rt.store.operations.get(svc.last_operation).step("deploy_vnfs") or None)
                and rt.store.operations.get(svc.last_operation).step("deploy_vnfs").state == StepState.RUNNING)
+    host = activation(rt, svc.id)
+    assert is_host_name("service", host)
     if how == "crash":
-        _kill_process_of(f"service:{svc.id}")  # Ray restarts it; __init__ resumes the operation
+        _kill_process_of(host)  # Ray restarts it; __init__ resumes the operation whose lease it held
     else:
-        ray.kill(ray.get_actor(f"service:{svc.id}", namespace="mano"), no_restart=True)  # the SLM re-activates it
+        ray.kill(ray.get_actor(host, namespace="mano"), no_restart=True)  # the SLM re-activates the service
     op = svc.wait(timeout=60)
     assert op.state == OperationState.COMPLETED
     assert op.step("validate").attempts == 1 and op.step("place").attempts == 1  # done steps not re-run
@@ -114,9 +124,11 @@ def test_service_actor_killed_mid_operation_resumes(rt, how):
 
 
 def test_idle_instances_passivate_and_come_back(rt):
+    wait_until(lambda: full_spare_pools(rt), timeout=60)  # so that the service and its VNFs have actors
     svc = mano.instantiate(DEMO)
-    name = f"service:{svc.id}"
-    vnf_names = {f"vnf:{v.id}" for v in svc.record.vnf_instances}
+    name = activation(rt, svc.id)
+    vnf_names = {vnf_activation(rt, v.id) for v in svc.record.vnf_instances}
+    assert name and None not in vnf_names
     wait_until(lambda: name not in actor_names() and not vnf_names & set(actor_names()), timeout=30)
     assert svc.status == "READY"  # the record answers while the actor is away
     svc.scale_out("vnf_firewall")  # re-activates the service actor from its records
@@ -163,14 +175,14 @@ def test_a_burst_beyond_the_spares_runs_in_the_slm_and_its_actor_comes_later(rt)
     base = used_cores(rt)
     (spare_ids, _) = wait_until(lambda: full_spare_pools(rt), timeout=60)
     burst = [mano.instantiate(DEMO, wait=False) for _ in range(len(spare_ids) + 1)]
-    assert [s.id for s in burst[:-1]] == list(spare_ids)  # the spares went first
+    assert [activation(rt, s.id) for s in burst[:-1]] == list(spare_ids)  # the hosts went first
     assert all(s.wait(timeout=60).state == OperationState.COMPLETED for s in burst)
     last = burst[-1]
-    assert f"service:{last.id}" not in actor_names()  # it ran in the SLM: no process was started for it
+    assert activation(rt, last.id) is None  # it ran in the SLM: no process was started for it
     assert last.status == "READY" and len(last.vnfrs) == 3
     wait_until(lambda: full_spare_pools(rt), timeout=60)  # the burst is over
     last.scale_out("vnf_firewall")  # its next request activates its actor
-    assert len(last.vnfrs) == 4 and f"service:{last.id}" in actor_names()
+    assert len(last.vnfrs) == 4 and activation(rt, last.id) == f"service:{last.id}"
     for svc in burst:
         svc.terminate()
     assert used_cores(rt) == base
@@ -179,11 +191,12 @@ def test_a_burst_beyond_the_spares_runs_in_the_slm_and_its_actor_comes_later(rt)
 def test_in_a_burst_a_passivated_service_is_served_by_the_slm(rt):
     base = used_cores(rt)
     svc = mano.instantiate(DEMO)
-    wait_until(lambda: f"service:{svc.id}" not in actor_names(), timeout=30)  # passivated
+    host = activation(rt, svc.id)
+    wait_until(lambda: host not in actor_names(), timeout=30)  # passivated
     (spare_ids, _) = wait_until(lambda: full_spare_pools(rt), timeout=60)
     taking = [mano.instantiate(DEMO, wait=False) for _ in spare_ids]  # a burst takes every spare
     assert svc.terminate(timeout=60).status == "TERMINATED"
-    assert f"service:{svc.id}" not in actor_names()  # no process was started to terminate it
+    assert activation(rt, svc.id) is None  # no process was started to terminate it
     for other in taking:
         other.wait(timeout=60)
         other.terminate()
@@ -218,7 +231,8 @@ def test_requests_on_many_passivated_services_start_a_cpu_worth_of_actors_and_ru
     limit = max(1, os.cpu_count() or 1)  # mano.lifecycle.hosting.ServiceLoad.in_burst
     base = used_cores(rt)
     services = [mano.instantiate(DEMO) for _ in range(limit + 1)]
-    wait_until(lambda: not any(f"service:{s.id}" in actor_names() for s in services), timeout=30)  # passivated
+    hosts = {activation(rt, s.id) for s in services}
+    wait_until(lambda: not hosts & set(actor_names()), timeout=30)  # passivated
     wait_until(lambda: full_spare_pools(rt), timeout=60)  # spares up: no instantiation burst
     rt.call("infrastructure-adaptor", "inject_fault",
             {"vnf_name": "firewall-vnf", "delay_s": 1.0, "fail": False, "times": len(services)})
@@ -229,7 +243,7 @@ def test_requests_on_many_passivated_services_start_a_cpu_worth_of_actors_and_ru
     for svc, op in zip(services, ops):
         assert svc.wait(op, timeout=60).state == OperationState.COMPLETED
         assert len(svc.vnfrs) == 4
-    assert f"service:{services[-1].id}" not in actor_names()
+    assert activation(rt, services[-1].id) is None
     wait_until(lambda: rt.call("slm", "starting") == [], timeout=30)
     for svc in services:
         svc.terminate()
