@@ -1,8 +1,10 @@
-"""Placement actors: the executive routes a request, the Placement plugin computes it.
+"""Placement actors: the Placement plugin computes a placement; the executive routes requests to it.
 
-The executive asks the service's placement SSM when one is declared (see ``actors.smr``),
-otherwise the Placement plugin; when neither answers in time it falls back to first fit and
-records why on the place step. Infeasible requests come back as InfeasiblePlacementError with the reason.
+A service's place step asks the service's placement SSM when one is declared (the workflow),
+otherwise the Placement plugin, directly (``actors.ports.RayPlacement``); when the plugin does
+not answer in time it falls back to first fit and records why on the place step. The executive
+does the same for callers without a port of their own (SONATA's placement topic). Infeasible
+requests come back as InfeasiblePlacementError with the reason.
 
 The Placement plugin places one request at a time (its lock: the pending reservations must see
 each answer) and keeps each within the placement budget: the search stops at the deadline, and

@@ -86,16 +86,21 @@ class RayFunctions:
 
 
 class RayPlacement:
-    """The Placement port over the placement executive; first fit if the executive is gone."""
+    """The Placement port over the Placement plugin; first fit if it does not answer in time.
+
+    A service's place step has asked its placement SSM already (the workflow does), so the
+    executive would only forward the request: the port calls the plugin itself, one actor call
+    fewer per placement, with the executive's fallback. The executive stays the entry for other
+    callers (``actors.placement``)."""
 
     def __init__(self, settings: Settings):
-        self._executive = calls.named(naming.PLACEMENT_EXECUTIVE)
-        self._timeout = settings.placement_timeout_s + 5
+        self._plugin = calls.named(naming.PLACEMENT)
+        self._timeout = settings.placement_timeout_s
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
         try:
-            return calls.call(self._executive, "place", request, timeout=self._timeout, retries=1,
-                              what="placement-executive.place")
-        except (calls.ActorUnavailable, calls.ActorTimeout) as exc:
-            log.warning("placement executive unavailable (%s): first fit", exc)
-            return first_fit_outcome(request, f"placement executive unavailable: {exc}")
+            return calls.call(self._plugin, "place", request, timeout=self._timeout, retries=1,
+                              what="placement.place")
+        except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:  # ValueError: no such actor
+            log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
+            return first_fit_outcome(request, f"placement plugin did not answer: {exc}")

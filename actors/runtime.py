@@ -25,7 +25,8 @@ from typing import Any, Iterator, Sequence
 
 import ray
 
-from actors import calls, cluster, naming, waiting
+from actors import calls, cluster, naming
+from mano.lifecycle import waiting
 from actors.flm import FunctionLifecycleManager
 from actors.infrastructure import InfrastructureAdaptor
 from actors.monitoring import Monitoring
@@ -131,7 +132,7 @@ def call(name: str, method: str, *args: Any, timeout: float | None = 60.0, **kwa
 def wait_on_operation(service_id: str, operation_id: str, timeout_s: float | None) -> bool:
     """Block until the operation is final on the actor that runs it: the service actor if it
     is active, else the SLM (which runs operations itself in a burst). False if neither could
-    tell (see :func:`actors.waiting.wait_for_operation`): the caller then polls the record."""
+    tell (see :func:`mano.lifecycle.waiting.wait_for_operation`): the caller then polls the record."""
     def waiters() -> Iterator[Any]:  # looked up only when the one before could not tell
         for name in (naming.service_actor(service_id), naming.SLM):
             try:

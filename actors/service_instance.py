@@ -20,7 +20,8 @@ import threading
 
 import ray
 
-from actors import calls, naming, spares, waiting
+from actors import calls, naming, spares
+from mano.lifecycle import waiting
 from mano.lifecycle.idle import IdleTimer
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.smr_port import RaySpecificManagers
@@ -55,7 +56,7 @@ class ServiceInstance:
                                held=spare)
         if service_id is None:
             if spare:
-                spares.warm_up((naming.FLM, naming.INFRASTRUCTURE, naming.PLACEMENT_EXECUTIVE))
+                spares.warm_up((naming.FLM, naming.INFRASTRUCTURE, naming.PLACEMENT))
             return
         self._bind(service_id)
         pending = self.core.pending_operation()
@@ -94,7 +95,7 @@ class ServiceInstance:
 
     @ray.method(concurrency_group="waiters")
     def wait_for(self, operation_id: str, timeout_s: float) -> str:
-        """The operation's final state once it is final, or a :mod:`actors.waiting` answer."""
+        """The operation's final state once it is final, or a :mod:`mano.lifecycle.waiting` answer."""
         return self._ended.wait(lambda: self._store.operations.find_one(operation_id), timeout_s)
 
     def claim(self) -> None:

@@ -34,7 +34,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
-from actors import calls, naming, spares, waiting
+from actors import calls, naming, spares
+from mano.lifecycle import waiting
 from actors.plugin import PluginActor
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
@@ -53,7 +54,7 @@ from mano.store.client import connect
 
 log = logging.getLogger(__name__)
 
-@ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1, concurrency_groups={"waiters": 64})
+@ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1, concurrency_groups={"requests": 64, "waiters": 64})
 class ServiceLifecycleManagerActor(PluginActor):
     plugin_name = naming.SLM
     plugin_description = "Service lifecycle: instantiate, terminate, scale, heal"
@@ -70,7 +71,6 @@ class ServiceLifecycleManagerActor(PluginActor):
                                idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
         self._hosted = HostedInstances(settings.idle_passivate_s)
         self._spares_up: set[str] = set()  # pre-started hosts known to be up (they answered)
-        self._on_hosts: set[str] = set()   # operations sent to a pre-started host, not ended yet
         self._spares_lock = threading.Lock()
         self._here_ended = waiting.RunEnded()
         self.dispatch = ServiceDispatch(
@@ -83,12 +83,19 @@ class ServiceLifecycleManagerActor(PluginActor):
         threading.Thread(target=self._recovery_loop, args=(settings.recovery_period_s,), daemon=True).start()
 
     # --- requests ----------------------------------------------------------------------
+    # Requests have threads of their own: with ``wait_s`` they stay until their operation ends,
+    # which must not take the threads of the other calls (pings, recovery, wait_for).
+    @ray.method(concurrency_group="requests")
     def instantiate(self, nsd: Mapping[str, Any] | ServicePackage, vnfds: Sequence[Mapping[str, Any]] = (), *,
                     vim: str | None = None, operation_id: str | None = None,
                     user_data: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
-                    service_id: str | None = None) -> dict:
+                    service_id: str | None = None, wait_s: float = 0.0) -> dict:
         """``nsd``, ``vnfds``: the descriptors as documents (the gateway's), validated here; or a
-        package the caller loaded (``mano.instantiate``), validated once already, when it was loaded."""
+        package the caller loaded (``mano.instantiate``), validated once already, when it was loaded.
+
+        ``wait_s``: answer once the operation is final, within that long, if it runs here or on
+        a pre-started host (this SLM sees it end): a caller that waits saves its ``wait_for``
+        call. Otherwise, or when the time is up, the record as admitted."""
         self._require_running()
         package = nsd if isinstance(nsd, ServicePackage) else load_service(
             dict(nsd), [dict(v) for v in vnfds], max_bytes=self._settings.max_descriptor_bytes)
@@ -112,19 +119,39 @@ class ServiceLifecycleManagerActor(PluginActor):
                 with self._spares_lock:
                     self._spares_up.discard(prestarted.name)
             raise
-        return op.model_dump(mode="json")
+        return self._answer(op, wait_s)
 
+    @ray.method(concurrency_group="requests")
     def request(self, service_id: str, op_type: str, params: Mapping[str, Any] | None = None, *,
-                operation_id: str | None = None) -> dict:
+                operation_id: str | None = None, wait_s: float = 0.0) -> dict:
+        """An operation on an existing service; ``wait_s`` as for :meth:`instantiate`."""
         self._require_running()
         host = self.dispatch.host(has_actor=lambda: self._has_actor(service_id),
                                   new_operation=lambda: self._is_new(operation_id), spares_ready=len(self.spares))
-        return self.dispatch.admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
-                                                                   operation_id=op_id),
-                                   operation_id, host).model_dump(mode="json")
+        op = self.dispatch.admit(lambda op_id: self.core.request(service_id, OperationType(op_type), params,
+                                                                 operation_id=op_id), operation_id, host)
+        return self._answer(op, wait_s)
+
+    def _answer(self, op: OperationRecord, wait_s: float) -> dict:
+        if wait_s > 0 and not op.state.is_final:
+            ended = self._here_ended.wait(lambda: self.core.store.operations.find_one(op.id), wait_s,
+                                          runs_it=lambda: self.dispatch.answers_for(op.id))
+            if ended not in (waiting.TIMEOUT, waiting.ELSEWHERE, waiting.UNKNOWN):
+                op = self.core.store.operations.find_one(op.id) or op
+        return op.model_dump(mode="json")
 
     def _has_actor(self, service_id: str) -> bool:
         return self.activation_of(service_id) is not None
+
+    def _activation_alive(self, service_id: str) -> bool:
+        """Like ``_has_actor``, but a host is asked of Ray, not only remembered: recovery must
+        not trust a host that died without its run's answer ever coming."""
+        host = self._hosted.get(service_id)
+        if host is not None and calls.actor_exists(host.name, naming.NAMESPACE):
+            return True
+        if host is not None:
+            self._hosted.forget(service_id)
+        return calls.actor_exists(naming.service_actor(service_id), naming.NAMESPACE)
 
     def activation_of(self, service_id: str) -> str | None:
         """The name of the actor that is the service's activation now, if any: the pre-started
@@ -167,23 +194,16 @@ class ServiceLifecycleManagerActor(PluginActor):
     def _run_on_host(self, op: OperationRecord, host: PrestartedHost) -> None:
         """Run the operation on the service's pre-started host; this SLM answers its waiters
         (the host has no name a caller could find it by)."""
-        with self._spares_lock:
-            self._on_hosts.add(op.id)
+        self.dispatch.sent_to_host(op.id)
         self._hosted.begin(op.service_id)
 
         def ended(future: Any) -> None:
-            with self._spares_lock:
-                self._on_hosts.discard(op.id)
             if future.exception() is not None:  # the host died: recovery re-activates the service
                 self._hosted.forget(op.service_id)
             else:
                 self._hosted.end(op.service_id)
-            self._here_ended.notify()
+            self.dispatch.host_run_ended(op.id)
         calls.tell(host.handle, "run", op.id, op.service_id).future().add_done_callback(ended)
-
-    def _runs_on_host(self, operation_id: str) -> bool:
-        with self._spares_lock:
-            return operation_id in self._on_hosts
 
     def starting(self) -> list[str]:
         """Services whose actor this SLM started and that is not up yet."""
@@ -207,7 +227,7 @@ class ServiceLifecycleManagerActor(PluginActor):
         """Like the service actor's: for the operations this SLM runs itself or sent to a
         pre-started host (``ELSEWHERE`` for others)."""
         return self._here_ended.wait(lambda: self.core.store.operations.find_one(operation_id), timeout_s,
-                                     runs_it=lambda: self.runs_here(operation_id) or self._runs_on_host(operation_id))
+                                     runs_it=lambda: self.dispatch.answers_for(operation_id))
 
     # --- pre-started hosts ---------------------------------------------------------------
     def _create_host(self, name: str) -> Any:
@@ -246,5 +266,5 @@ class ServiceLifecycleManagerActor(PluginActor):
         """Re-activate the service actors of in-flight operations that no activation runs: no actor,
         not run here, and no live lease (a lease that is not renewed expires in ``lease_ttl_s``)."""
         return self.dispatch.recover(
-            self.core.in_flight(), has_actor=self._has_actor, read=self.core.store.operations.find_one,
+            self.core.in_flight(), has_actor=self._activation_alive, read=self.core.store.operations.find_one,
             lease_active=lambda service_id: self._leases.active(service_key(service_id)) is not None)

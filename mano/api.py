@@ -170,7 +170,7 @@ class Service:
                  operation_id: str | None, timeout: float | None) -> "Service":
         # The id is chosen here, so a call retried after an SLM restart is the same operation.
         op = self._rt.call("slm", "request", self.id, op_type.value, dict(params),
-                           operation_id=operation_id or str(uuid.uuid4()))
+                           operation_id=operation_id or str(uuid.uuid4()), wait_s=_wait_s(wait, timeout))
         self.last_operation = op["id"]
         if wait:
             self.wait(op["id"], timeout)
@@ -239,11 +239,18 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
     params.update({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in given.items() if v is not None})
     # The package travels as loaded: its descriptors were validated once, by _package.
     op = rt.call("slm", "instantiate", package, vim=vim, operation_id=operation_id or str(uuid.uuid4()),
-                 user_data=user_data, params=params)
+                 user_data=user_data, params=params, wait_s=_wait_s(wait, timeout))
     service = Service(op["service_id"], rt, last_operation=op["id"])
     if wait:
         service.wait(op["id"], timeout)
     return service
+
+
+def _wait_s(wait: bool, timeout: float | None) -> float:
+    """How long the SLM may hold a request to answer with its final record (then the caller's
+    wait reads the store instead of asking an actor); the rest of the wait, if any, is the
+    caller's. Bounded so that a request never holds an SLM thread for long."""
+    return 0.0 if not wait else min(30.0, timeout if timeout is not None else 30.0)
 
 
 def get(service_id: str) -> Service:

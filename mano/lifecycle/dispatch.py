@@ -49,6 +49,7 @@ class ServiceDispatch:
         self._on_ended = on_ended
         self._lock = threading.Lock()
         self._here: set[str] = set()      # operations run in this process
+        self._on_hosts: set[str] = set()  # operations sent to a pre-started host, not ended yet
         self._starting: set[str] = set()  # services whose actor was started here and is not up yet
 
     # --- the decision ---------------------------------------------------------------------------
@@ -122,6 +123,23 @@ class ServiceDispatch:
             self._here.discard(operation_id)  # type: ignore[arg-type]
         self._on_ended()
 
+    # --- operations sent to a pre-started host ---------------------------------------------------
+    def sent_to_host(self, operation_id: str) -> None:
+        """The operation was sent to a pre-started host: only this manager can see it end (no
+        caller can find the host by the service's name), so it answers its waiters."""
+        with self._lock:
+            self._on_hosts.add(operation_id)
+
+    def host_run_ended(self, operation_id: str) -> None:
+        with self._lock:
+            self._on_hosts.discard(operation_id)
+        self._on_ended()
+
+    def answers_for(self, operation_id: str) -> bool:
+        """True while this manager sees the operation run: here, or on a host it sent it to."""
+        with self._lock:
+            return operation_id in self._here or operation_id in self._on_hosts
+
     # --- what it knows ----------------------------------------------------------------------------
     def runs_here(self, operation_id: str) -> bool:
         """True while the SLM runs the operation itself (its service has no actor meanwhile)."""
@@ -141,7 +159,7 @@ class ServiceDispatch:
         revived = 0
         for op in in_flight:
             if self.runs_here(op.id) or has_actor(op.service_id):
-                continue
+                continue  # (an operation sent to a host counts by has_actor: is that host alive)
             # Read again: an operation run here may have ended since the listing (its final state
             # is written before it stops counting as run here); reviving it would start an actor
             # for nothing (seen with one core busy).

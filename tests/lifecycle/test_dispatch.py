@@ -144,3 +144,21 @@ def test_recovery_revives_only_orphans():
                         read=current.get)
     here.go.set()
     assert revived == 1 and actors.told == ["op-orphan"]
+
+
+def test_operations_sent_to_a_host_are_answered_for_until_they_end_and_revived_only_without_it():
+    ended = threading.Event()
+    actors = Actors()
+    d = dispatch(actors, on_ended=ended.set)
+    d.sent_to_host("op-host")
+    assert d.answers_for("op-host") and not d.runs_here("op-host")
+    # the host is alive and runs it (no lease taken yet): not revived
+    revived = d.recover([operation("op-host", "s-host")], has_actor=lambda sid: sid == "s-host",
+                        lease_active=lambda sid: False, read=lambda op_id: operation(op_id, "s-host"))
+    assert revived == 0 and actors.told == []
+    # the host is gone with the operation unfinished, its lease free: the service's actor resumes it
+    revived = d.recover([operation("op-host", "s-host")], has_actor=lambda sid: False,
+                        lease_active=lambda sid: False, read=lambda op_id: operation(op_id, "s-host"))
+    assert revived == 1 and actors.told == ["op-host"]
+    d.host_run_ended("op-host")
+    assert ended.is_set() and not d.answers_for("op-host")

@@ -190,7 +190,7 @@ mano.shutdown()
 
 
 def test_first_fit_answers_only_when_the_engine_cannot_and_the_record_says_why(tmp_path):
-    """With the Placement plugin gone, the executive's first fit still deploys the service, and
+    """With the Placement plugin gone, the placement port's first fit still deploys the service, and
     the place step records that it was first fit and why (never a silent fallback)."""
     env = {**os.environ, "MANO_HOME": str(tmp_path / "home"), "MANO_DASHBOARD": "0",
            "MANO_SPARE_SERVICE_ACTORS": "0", "MANO_SPARE_VNF_ACTORS": "0"}

@@ -5,7 +5,7 @@ import pytest
 import ray
 
 import mano
-from actors import waiting
+from mano.lifecycle import waiting
 from actors.runtime import wait_on_operation
 from paths import EXAMPLES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from actors import waiting
+from mano.lifecycle import waiting
 from mano.errors import ManoError
 from mano.lifecycle.states import OperationState, OperationType
 from mano.records import OperationRecord

@@ -1,7 +1,7 @@
 """Waiting for an operation to end without polling its record.
 
 The protocol between a caller and the actor that runs an operation: its service actor, or the
-SLM when it runs the operation itself in a burst. Either answers ``wait_for(operation_id,
+SLM when it runs the operation itself in a burst or sent it to a pre-started host. Either answers ``wait_for(operation_id,
 timeout_s)`` with the operation's final state, or one of:
 
 - :data:`TIMEOUT`: not final within ``timeout_s`` (ask again);
@@ -11,8 +11,8 @@ timeout_s)`` with the operation's final state, or one of:
 Polling is what this replaces: fifty callers polling every 50 ms are a thousand store reads a
 second, taken from the store that the operations themselves write to.
 
-:class:`RunEnded` is the actor side (plain, testable without Ray); :func:`wait_for_operation`
-the caller side.
+:class:`RunEnded` is the actor side, :func:`wait_for_operation` the caller side (``ask`` is
+injected): plain Python, tested without Ray (``tests/lifecycle/test_waiting.py``).
 """
 from __future__ import annotations
 
