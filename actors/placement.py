@@ -34,9 +34,6 @@ from mano.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PARALLEL_FROM_POPS = 50  # below this the exact MILP answers in milliseconds; no fan-out needed
-
-
 @ray.remote(num_cpus=0, max_concurrency=16, max_restarts=-1)
 class PlacementPlugin(PluginActor):
     plugin_name = naming.PLACEMENT
@@ -65,9 +62,13 @@ class PlacementPlugin(PluginActor):
         except Exception:  # noqa: BLE001 - only a head start: the first large placement starts them anyway
             log.info("placement warm-up skipped: the infrastructure adaptor did not answer", exc_info=True)
             return
-        if len(pops) >= PARALLEL_FROM_POPS:
+        if self._fans_out(len(pops)):
             placement_search.warm_up()
         self._wan_links()
+
+    def _fans_out(self, pops: int) -> bool:
+        threshold = self._settings.placement_fanout_from_pops
+        return threshold > 0 and pops >= threshold
 
     def _wan_links(self) -> tuple[WanLink, ...]:
         if self._wan is None:
@@ -86,7 +87,7 @@ class PlacementPlugin(PluginActor):
             reserved = self._pending.ids()
             settled = handles.InfrastructureAdaptor(timeout=30).settled(reserved) if reserved else ()
             adjusted = dataclasses.replace(self._pending.apply(request, settled), links=self._wan_links())
-            map_fn = ray_map if len(request.pops) >= PARALLEL_FROM_POPS else map
+            map_fn = ray_map if self._fans_out(len(request.pops)) else map
             try:
                 outcome = place_request(adjusted, solver=self._solver, map_fn=map_fn, exact_runner=ray_exact_runner,
                                         budget_s=placement_budget_s(self._settings))

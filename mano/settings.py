@@ -42,6 +42,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 |                           |                                              | time), exact (the MILP, cancelled at the  |
 |                           |                                              | budget's end; the search's answer if it   |
 |                           |                                              | is not done), fast, exhaustive            |
+| MANO_PLACEMENT_FANOUT_FROM_POPS | 50                                     | substrates this large or larger fan the   |
+|                           |                                              | search's starts out as Ray tasks (below:  |
+|                           |                                              | in the plugin; 0: never fan out)          |
 | MANO_VNF_ACTORS           | per-instance                                 | per-instance: new VNFs are deployed on    |
 |                           |                                              | pre-started hosts (when the pool has      |
 |                           |                                              | them); on-demand: VNF actors start only   |
@@ -102,6 +105,8 @@ class Settings:
     placement_timeout_s: float = 10.0
     placement_budget_s: float = 1.0
     placement_solver: str = "auto"
+    # Below 50 PoPs a placement takes milliseconds: tasks would cost more than they save.
+    placement_fanout_from_pops: int = 50
     placement_policy: str = "load balanced"
     vnf_actors: str = "per-instance"
     spare_service_actors: int = 2

@@ -1,0 +1,92 @@
+"""The placement search's Ray fan-out in the live runtime: the same requests with and without it.
+
+A fresh runtime (its own process, embedded defaults, ``MANO_TOPOLOGY`` a generated substrate)
+instantiates and terminates ``examples/chain-10`` ``--reps`` times (the first one untimed: it
+starts the fan-out's workers), with the fan-out off (``MANO_PLACEMENT_FANOUT_FROM_POPS=0``: the
+search runs in the Placement plugin) and on (the default threshold, 50 PoPs: the plugin runs a
+share of the starts and Ray tasks run the rest). Runtimes alternate, off/on, ``--rounds`` times.
+The budget is raised (``MANO_PLACEMENT_BUDGET_S``) so that the search runs all its starts in both
+modes, and the solver is the fast search (``MANO_PLACEMENT_SOLVER=fast``): each placement then
+does the same work and finds the same mapping, and the engine times compare.
+
+Reported per substrate: the engine's seconds (as the place step records them) and the place
+step's, p50 per mode, the speed-up (off p50 / on p50) and whether both found the same objective.
+
+    python bench/placement_fanout.py [--reps 6] [--rounds 2] [--pops 200,400]
+
+Target (issue "Placement at field scale"): speed-up >= 1.7x on 2 cores in the live path.
+Writes ``bench/results/placement_fanout.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # run as a file, bench/ would shadow the placement package
+from bench._common import save, summary  # noqa: E402
+from bench.placement_live import CHILD, write_topology  # noqa: E402
+
+SERVICE = ROOT / "examples" / "chain-10"
+
+
+def run(topology: Path, reps: int, home: Path, fanout_from: int) -> list[dict]:
+    import json
+    env = {**os.environ, "MANO_HOME": str(home), "MANO_DASHBOARD": "0", "MANO_TOPOLOGY": str(topology),
+           "PYTHONPATH": str(ROOT), "MANO_PLACEMENT_SOLVER": "fast", "MANO_PLACEMENT_BUDGET_S": "60",
+           "MANO_PLACEMENT_TIMEOUT_S": "150", "MANO_STEP_TIMEOUT_S": "180",
+           "MANO_PLACEMENT_FANOUT_FROM_POPS": str(fanout_from)}
+    for name in ("MANO_MONGO_URL", "MANO_RAY_ADDRESS", "RAY_ADDRESS"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(reps + 1), str(SERVICE)], env=env, cwd=home,
+                          capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"live run failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    rows = [json.loads(line[4:]) for line in done.stdout.splitlines() if line.startswith("ROW ")]
+    return rows[1:]  # the first starts the workers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--pops", default="200,400")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mano-fanout-") as tmp:
+        for n in (int(x) for x in args.pops.split(",")):
+            topology, n_pops = write_topology(f"generated:{n}", Path(tmp))
+            rows: dict[str, list[dict]] = {"off": [], "on": []}
+            for round_ in range(args.rounds):
+                for mode, threshold in (("off", 0), ("on", 50)):
+                    home = Path(tmp) / f"home-{n}-{mode}-{round_}"
+                    home.mkdir()
+                    rows[mode] += run(topology, args.reps, home, threshold)
+            engine = {m: [r["placement"]["seconds"] for r in rs] for m, rs in rows.items()}
+            step = {m: [r["place_step_s"] for r in rs] for m, rs in rows.items()}
+            objectives = {m: sorted({round(r["placement"].get("objective") or 0, 6) for r in rs}) for m, rs in rows.items()}
+            entry = {"pops": n_pops, "service": SERVICE.name, "reps": {m: len(v) for m, v in engine.items()},
+                     "engine_s": {m: summary(v) for m, v in engine.items()},
+                     "place_step_s": {m: summary(v) for m, v in step.items()},
+                     "speedup_engine": round(statistics.median(engine["off"]) / statistics.median(engine["on"]), 2),
+                     "speedup_place_step": round(statistics.median(step["off"]) / statistics.median(step["on"]), 2),
+                     "same_objective": objectives["off"] == objectives["on"], "objectives": objectives,
+                     "solvers": sorted({r["placement"]["solver"] for rs in rows.values() for r in rs}),
+                     "load_average": os.getloadavg()}
+            results.append(entry)
+            print(f"{n_pops} PoPs x {SERVICE.name}: engine p50 off {entry['engine_s']['off']['p50']:.3f} s, "
+                  f"on {entry['engine_s']['on']['p50']:.3f} s, speed-up {entry['speedup_engine']:.2f}x "
+                  f"(place step {entry['speedup_place_step']:.2f}x), same objective {entry['same_objective']}",
+                  flush=True)
+    save("placement_fanout", {"args": vars(args), "results": results,
+                              "targets": {"speedup_ge_1_7": all(r["speedup_engine"] >= 1.7 for r in results)}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
