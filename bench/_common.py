@@ -40,7 +40,7 @@ def save(name: str, data: dict[str, Any]) -> Path:
 
 
 def wait_for_spares(rt):
-    """Block until every warm spare actor is up (an isolated request finds the pools full) and
+    """Block until every pre-started host is up (an isolated request finds the pools full) and
     the machine is quiet."""
     import ray
     from actors.runtime import call
@@ -49,7 +49,9 @@ def wait_for_spares(rt):
         deadline = time.monotonic() + 60
         while len(ids := call(owner, "spare_ids")) < size and time.monotonic() < deadline:
             time.sleep(0.05)
-        ray.get([ray.get_actor(f"{kind}:{i}", namespace="mano").pid.remote() for i in ids], timeout=60)
+        # pool entries are host names (service-host-<hex>); trees from before hosts listed instance ids
+        names = [i if i.startswith(f"{kind}-host-") else f"{kind}:{i}" for i in ids]
+        ray.get([ray.get_actor(name, namespace="mano").pid.remote() for name in names], timeout=60)
     # ...and until the CPUs are quiet: Ray replaces the idle workers a spare took, in the background.
     import psutil
     deadline = time.monotonic() + 15

@@ -141,13 +141,24 @@ def ray_actor_ceiling(concurrency, total):
             "start_latency": summary(starts)}
 
 
+def activation_name(owner: str, own_name: str, instance_id: str, rt) -> str:
+    """The actor that is the instance's activation: the pre-started host its manager gave it
+    (``activation_of``), or, in trees from before hosts existed, its own actor."""
+    try:
+        return rt.call(owner, "activation_of", instance_id) or own_name
+    except Exception:  # noqa: BLE001 - an older tree: no such method, the instance's actor has its name
+        return own_name
+
+
 def memory(mano, rt):
     import ray
     wait_for_spares(rt)  # so that per-instance VNFs are deployed on their own actors
     svc = mano.instantiate(DEMO)
-    actor = ray.get_actor(f"service:{svc.id}", namespace="mano")
+    actor = ray.get_actor(activation_name("slm", f"service:{svc.id}", svc.id, rt), namespace="mano")
     active_pss = pss_mb(ray.get(actor.pid.remote()))
-    vnf = ray.get_actor(f"vnf:{svc.record.vnf_instances[0].id}", namespace="mano") if rt.settings.vnf_actors == "per-instance" else None
+    first_vnf = svc.record.vnf_instances[0].id
+    vnf = (ray.get_actor(activation_name("flm", f"vnf:{first_vnf}", first_vnf, rt), namespace="mano")
+           if rt.settings.vnf_actors == "per-instance" else None)
     vnf_pss = pss_mb(ray.get(vnf.pid.remote())) if vnf else None
     import bson
     docs = [rt.store.services.get(svc.id), rt.store.nsr.get(svc.id),
