@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, naming, scheduling, spares
 from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
@@ -48,7 +48,8 @@ class FunctionLifecycleManager(PluginActor):
         return self.spares.take_ids(count, claim_after_s=self._settings.step_timeout_s)
 
     def _create_spare(self, vnf_instance_id: str) -> Any:
-        return calls.create(VnfInstance, vnf_instance_id, self._settings, True, name=naming.vnf_actor(vnf_instance_id),
+        return calls.create(VnfInstance, vnf_instance_id, self._settings, True, where=scheduling.instances(self._settings),
+                            name=naming.vnf_actor(vnf_instance_id),
                             namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
 
     def new_instance_ids(self, count: int) -> list[str]:
@@ -66,7 +67,8 @@ class FunctionLifecycleManager(PluginActor):
         return self.spares.ids()
 
     def _vnf(self, vnf_instance_id: str) -> Any:
-        return calls.create(VnfInstance, vnf_instance_id, self._settings, name=naming.vnf_actor(vnf_instance_id),
+        return calls.create(VnfInstance, vnf_instance_id, self._settings, where=scheduling.instances(self._settings),
+                            name=naming.vnf_actor(vnf_instance_id),
                             namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
 
     def _has_actor(self, vnf_instance_id: str) -> bool:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
-from actors import calls, naming, spares, waiting
+from actors import calls, naming, scheduling, spares, waiting
 from actors.plugin import PluginActor
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
@@ -127,7 +127,8 @@ class ServiceLifecycleManagerActor(PluginActor):
             raise LifecycleError(f"the SLM is {self._plugin_state.value.lower()}; it accepts no requests")
 
     def _activate_actor(self, op: OperationRecord, on_up: Callable[[], None] | None) -> None:
-        handle = calls.create(ServiceInstance, op.service_id, self._settings, name=naming.service_actor(op.service_id),
+        handle = calls.create(ServiceInstance, op.service_id, self._settings, where=scheduling.instances(self._settings),
+                              name=naming.service_actor(op.service_id),
                               namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
         calls.tell(handle, "run", op.id)  # fire and forget: progress is on the operation record
         if on_up is None:
@@ -165,7 +166,8 @@ class ServiceLifecycleManagerActor(PluginActor):
 
     # --- spares --------------------------------------------------------------------------
     def _create_spare(self, service_id: str) -> Any:
-        handle = calls.create(ServiceInstance, service_id, self._settings, True, name=naming.service_actor(service_id),
+        handle = calls.create(ServiceInstance, service_id, self._settings, True, where=scheduling.instances(self._settings),
+                              name=naming.service_actor(service_id),
                               namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
         calls.tell(handle, "pid").future().add_done_callback(lambda _done: self._spare_up(service_id))
         return handle

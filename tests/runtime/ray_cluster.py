@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from paths import REPO
 
 PORTS = range(6400, 6500)
@@ -116,6 +118,39 @@ class RayHead:
             time.sleep(0.5)
         return process
 
+    def kill_worker(self, worker: subprocess.Popen, node_ip: str, timeout: float = 30.0) -> float:
+        """Kill a worker node as a machine loss would: SIGKILL to its ``ray start`` process
+        group (its raylet and the rest), then to any process of that node left in another
+        group (Ray's worker processes of this head's session with ``node_ip``). The
+        ``time.time()`` of the kill."""
+        killed_at = time.time()
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        worker.wait()
+        deadline = time.monotonic() + timeout
+        while left := self.processes_of_node(node_ip):
+            for process in left:
+                try:
+                    process.kill()
+                except psutil.Error:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes of node {node_ip} survive SIGKILL: {left}")
+            time.sleep(0.1)
+        return killed_at
+
+    def processes_of_node(self, node_ip: str) -> list[psutil.Process]:
+        """Live processes of this head's session that belong to the node ``node_ip``."""
+        found = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if process.info["status"] != psutil.STATUS_ZOMBIE and str(self.dir) in cmdline \
+                    and node_ip in cmdline:
+                found.append(process)
+        return found
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -152,6 +187,11 @@ class RayHead:
         """What runs on the cluster: ``{"nodes": alive nodes, "mano": names of mano actors}``."""
         return run_python(LOOK, self.address, env=self.client_env(RAY_AUTH_MODE="token"))
 
+    def placement(self) -> dict:
+        """Where mano's live actors run: ``{"head": the head's node id, "nodes": alive node ids,
+        "actors": {name: node id}}`` (from the GCS's actor table: no dashboard needed)."""
+        return run_python(PLACEMENT, self.address, env=self.client_env(RAY_AUTH_MODE="token"))
+
 
 LOOK = r"""
 import json, sys
@@ -160,6 +200,21 @@ ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
 print("RESULT " + json.dumps({
     "nodes": sum(1 for n in ray.nodes() if n["Alive"]),
     "mano": sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "mano")}))
+"""
+
+
+PLACEMENT = r"""
+import json, sys
+import ray
+from ray._private import state
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+names = {a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "mano"}
+nodes = [n for n in ray.nodes() if n["Alive"]]
+print("RESULT " + json.dumps({
+    "head": next(n["NodeID"] for n in nodes if "node:__internal_head__" in n["Resources"]),
+    "nodes": sorted(n["NodeID"] for n in nodes),
+    "actors": {a["Name"]: a["Address"]["NodeID"] for a in state.actors(actor_state_name="ALIVE").values()
+               if a["Name"] in names}}))
 """
 
 
