@@ -58,11 +58,12 @@ def closed_port() -> int:
 class RayHead:
     """``ray start --head`` on 127.0.0.1 with token auth (its token in a file of its own)."""
 
-    def __init__(self, ports: range = PORTS) -> None:
+    def __init__(self, ports: range = PORTS, num_cpus: int = 1) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mano-ray-", dir="/tmp"))  # short: Ray's socket paths
         self.token_file = self.dir / "auth_token"
         self.token_file.write_text(secrets.token_hex(32))
         self.ports = ports
+        self.num_cpus = num_cpus
         self.port = free_ports(4, ports)
         self.workers: list[subprocess.Popen] = []
         self.address = f"127.0.0.1:{self.port}"
@@ -86,7 +87,7 @@ class RayHead:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--port", str(p),
              "--ray-client-server-port", str(p + 1), "--dashboard-port", str(p + 2),
-             "--dashboard-agent-listen-port", str(p + 3), "--num-cpus", "1", "--include-dashboard=false",
+             "--dashboard-agent-listen-port", str(p + 3), "--num-cpus", str(self.num_cpus), "--include-dashboard=false",
              "--disable-usage-stats"],
             env=env, cwd=REPO, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -97,7 +98,7 @@ class RayHead:
             time.sleep(0.2)
         return self
 
-    def add_worker(self, node_ip: str, timeout: float = 120.0, **env: str) -> subprocess.Popen:
+    def add_worker(self, node_ip: str, timeout: float = 120.0, num_cpus: int = 1, **env: str) -> subprocess.Popen:
         """``ray start --address`` of a worker node joining this head with its token, on
         ``node_ip`` (e.g. 127.0.0.2: another node for Ray, traffic stays on this machine), in an
         environment of its own (``env``: e.g. its own MANO_HOME); stopped with the head."""
@@ -107,7 +108,7 @@ class RayHead:
         process = subprocess.Popen(
             [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--address", self.address,
              "--node-ip-address", node_ip, "--node-manager-port", str(first), "--object-manager-port",
-             str(first + 1), "--dashboard-agent-listen-port", str(first + 2), "--num-cpus", "1", "--resources", '{"mano_test_worker": 1}',
+             str(first + 1), "--dashboard-agent-listen-port", str(first + 2), "--num-cpus", str(num_cpus), "--resources", '{"mano_test_worker": 1}',
              "--disable-usage-stats"],
             env=worker_env, cwd=REPO, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         self.workers.append(process)

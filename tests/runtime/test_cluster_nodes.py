@@ -129,6 +129,8 @@ for t in threads: t.join()
 store = rt.store
 out = {"attached_s": attached_s, "answered_s": answered, "errors": errors,
        "runtime_json": (settings.home / "runtime.json").exists(),
+       "finished_s": {i: o.finished_at.timestamp() - killed_at for i in ids
+                      for o in store.operations.find({"service_id": i, "type": "terminate"}) if o.finished_at},
        "services": {i: store.services.get(i).state.value for i in ids},
        "operations": {i: sorted((o.type.value, o.state.value) for o in store.operations.find({"service_id": i}))
                       for i in ids},
@@ -156,6 +158,10 @@ def test_a_lost_worker_node_is_survived_every_service_terminates_and_the_records
     out = run_python(TERMINATE, repr(killed_at), ",".join(ids), env=daemon["env"], timeout=600)
     print(f"node lost: {len(on_worker)} instance actors on it; attached {out['attached_s']:.1f} s after the loss; "
           f"terminated {', '.join(f'{t:.1f}' for t in sorted(out['answered_s'].values()))} s after it")
+    for service in services["services"]:  # what each service lost, and how long it took to answer
+        lost = [name.split(":")[0] for name in instance_actors(service) if name in on_worker]
+        print(f"  {service['id'][:8]}: lost {lost or 'nothing'}, answered {out['answered_s'].get(service['id']):.1f} s, "
+              f"its terminate finished {out['finished_s'].get(service['id'], float('nan')):.1f} s after the loss")
     assert out["errors"] == {}, out["errors"]
     assert out["runtime_json"], "runtime.json was taken for stale"
     assert out["services"] == {i: "TERMINATED" for i in ids}
