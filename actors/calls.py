@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import ray
 from ray import exceptions as rex
 
+from actors.scheduling import Where, ray_options
 from mano.errors import ManoError
 
 log = logging.getLogger(__name__)
@@ -90,14 +91,17 @@ def tell(handle: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(handle, method).remote(*args, **kwargs)
 
 
-def create(actor_class: Any, *args: Any, **options: Any) -> Any:
-    """Start an actor of ``actor_class`` (a ``@ray.remote`` class) with Ray ``options``: its handle."""
-    return actor_class.options(**options).remote(*args)
+def create(actor_class: Any, *args: Any, where: Where | None = None, **options: Any) -> Any:
+    """Start an actor of ``actor_class`` (a ``@ray.remote`` class) with Ray ``options``, on the
+    nodes ``where`` allows (:mod:`actors.scheduling`; None: Ray's default): its handle."""
+    return actor_class.options(**ray_options(where, options)).remote(*args)
 
 
-def submit(task: Any, *args: Any) -> Any:
-    """Run a ``@ray.remote`` function: its result's ref."""
-    return task.remote(*args)
+def submit(task: Any, *args: Any, where: Where | None = None) -> Any:
+    """Run a ``@ray.remote`` function, on the nodes ``where`` allows: its result's ref."""
+    if where is None:
+        return task.remote(*args)
+    return task.options(**ray_options(where)).remote(*args)
 
 
 def wait(refs: Sequence[Any], *, timeout: float | None, num_returns: int | None = None) -> tuple[list, list]:

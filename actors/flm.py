@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, naming, scheduling, spares
 from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
@@ -46,7 +46,7 @@ class FunctionLifecycleManager(PluginActor):
 
     def _create_host(self, name: str) -> Any:
         # Restarted by Ray after a crash, a host resumes the VNF whose lease it held (VnfInstance).
-        return calls.create(VnfInstance, None, self._settings, True, name=name,
+        return calls.create(VnfInstance, None, self._settings, True, where=scheduling.instances(self._settings), name=name,
                             namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
 
     def _give_hosts(self, vnf_instance_ids: Sequence[str]) -> None:
@@ -85,7 +85,8 @@ class FunctionLifecycleManager(PluginActor):
         host = self._hosted.get(vnf_instance_id)
         if host is not None:
             return host.handle
-        return calls.create(VnfInstance, vnf_instance_id, self._settings, name=naming.vnf_actor(vnf_instance_id),
+        return calls.create(VnfInstance, vnf_instance_id, self._settings, where=scheduling.instances(self._settings),
+                            name=naming.vnf_actor(vnf_instance_id),
                             namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
 
     def _has_actor(self, vnf_instance_id: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import ray
 
-from actors import calls, cluster, naming
+from actors import calls, cluster, naming, scheduling
 from mano.lifecycle import waiting
 from actors.flm import FunctionLifecycleManager
 from actors.infrastructure import InfrastructureAdaptor
@@ -75,6 +75,7 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
     global _created_control_plane
     if not calls.actor_exists(naming.PLUGIN_MANAGER, naming.NAMESPACE):
         _created_control_plane = True  # this process brings the control plane up: it is its to stop
+    where = scheduling.control_plane(settings)
     deadline = time.monotonic() + timeout_s
     handles: dict[str, Any] = {}
     waiting_for = list(SINGLETONS)
@@ -83,8 +84,8 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
         for name, cls in waiting_for:
             args: tuple[Any, ...] = (settings, list(pops) if pops else None) if cls is InfrastructureAdaptor \
                 else (settings,)
-            handles[name] = calls.create(cls, *args, name=name, namespace=naming.NAMESPACE, lifetime="detached",
-                                         get_if_exists=True)
+            handles[name] = calls.create(cls, *args, where=where, name=name, namespace=naming.NAMESPACE,
+                                         lifetime="detached", get_if_exists=True)
         pings = [(name, cls, calls.tell(handles[name], "ping")) for name, cls in waiting_for]
         unavailable = []
         for name, cls, ping in pings:
@@ -114,9 +115,9 @@ def _with_published_store(settings: Settings) -> Settings:
     if settings.store_node is not None and not cluster.started_here():
         others = sum(1 for node in ray.nodes() if node.get("Alive") and node.get("NodeID") != settings.store_node)
         if others:
-            log.warning("the record store %s is a loopback address of this node: mano actors on the cluster's "
-                        "%d other node(s) will refuse to start; set MANO_STORE_BIND or MANO_MONGO_URL",
-                        redact_url(settings.mongo_url), others)
+            log.warning("the record store %s is a loopback address of this node: every mano actor stays on this "
+                        "node (actors/scheduling.py), the cluster's %d other node(s) run none; set MANO_STORE_BIND "
+                        "or MANO_MONGO_URL to spread the instances", redact_url(settings.mongo_url), others)
     return settings
 
 

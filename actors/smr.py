@@ -23,7 +23,7 @@ from typing import Any
 
 import ray
 
-from actors import calls, naming
+from actors import calls, naming, scheduling
 from actors.plugin import PluginActor
 from mano.errors import ManoError
 from mano.records import SmType
@@ -96,7 +96,7 @@ class RayRunner:
         options = {"name": launch.name, "namespace": naming.NAMESPACE, "lifetime": "detached",
                    "get_if_exists": True}
         handle = calls.create(SmHost, launch.image, launch.context().model_dump(mode="json"),
-                              list(self._config.python_path), **options)
+                              list(self._config.python_path), where=scheduling.sm_hosts(), **options)
         try:
             info = calls.ask(handle, "ready", timeout=timeout, what=f"{launch.name}.ready")
         except ManoError as exc:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import ray
 
-from actors import calls, handles, naming
+from actors import calls, handles, naming, scheduling
 from actors.runtime import init_ray
 from actors.plugin import PluginActor
 from mano.gateway import northbound as nb
@@ -145,7 +145,7 @@ class Gateway(PluginActor):
 def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:
     """Start (or find) the AMQP gateway actor; needs the broker at ``settings.broker_url``."""
     init_ray(settings)
-    gateway = calls.create(Gateway, settings, name=naming.GATEWAY, namespace=naming.NAMESPACE, lifetime="detached",
-                           get_if_exists=True)
+    gateway = calls.create(Gateway, settings, where=scheduling.control_plane(settings), name=naming.GATEWAY,
+                           namespace=naming.NAMESPACE, lifetime="detached", get_if_exists=True)
     calls.ask(gateway, "ping", timeout=timeout_s, what="gateway start")
     return gateway

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from paths import REPO
 
 PORTS = range(6400, 6500)
@@ -56,11 +58,12 @@ def closed_port() -> int:
 class RayHead:
     """``ray start --head`` on 127.0.0.1 with token auth (its token in a file of its own)."""
 
-    def __init__(self, ports: range = PORTS) -> None:
+    def __init__(self, ports: range = PORTS, num_cpus: int = 1) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="mano-ray-", dir="/tmp"))  # short: Ray's socket paths
         self.token_file = self.dir / "auth_token"
         self.token_file.write_text(secrets.token_hex(32))
         self.ports = ports
+        self.num_cpus = num_cpus
         self.port = free_ports(4, ports)
         self.workers: list[subprocess.Popen] = []
         self.address = f"127.0.0.1:{self.port}"
@@ -84,7 +87,7 @@ class RayHead:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--port", str(p),
              "--ray-client-server-port", str(p + 1), "--dashboard-port", str(p + 2),
-             "--dashboard-agent-listen-port", str(p + 3), "--num-cpus", "1", "--include-dashboard=false",
+             "--dashboard-agent-listen-port", str(p + 3), "--num-cpus", str(self.num_cpus), "--include-dashboard=false",
              "--disable-usage-stats"],
             env=env, cwd=REPO, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -95,7 +98,7 @@ class RayHead:
             time.sleep(0.2)
         return self
 
-    def add_worker(self, node_ip: str, timeout: float = 120.0, **env: str) -> subprocess.Popen:
+    def add_worker(self, node_ip: str, timeout: float = 120.0, num_cpus: int = 1, **env: str) -> subprocess.Popen:
         """``ray start --address`` of a worker node joining this head with its token, on
         ``node_ip`` (e.g. 127.0.0.2: another node for Ray, traffic stays on this machine), in an
         environment of its own (``env``: e.g. its own MANO_HOME); stopped with the head."""
@@ -105,7 +108,7 @@ class RayHead:
         process = subprocess.Popen(
             [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--address", self.address,
              "--node-ip-address", node_ip, "--node-manager-port", str(first), "--object-manager-port",
-             str(first + 1), "--dashboard-agent-listen-port", str(first + 2), "--num-cpus", "1", "--resources", '{"mano_test_worker": 1}',
+             str(first + 1), "--dashboard-agent-listen-port", str(first + 2), "--num-cpus", str(num_cpus), "--resources", '{"mano_test_worker": 1}',
              "--disable-usage-stats"],
             env=worker_env, cwd=REPO, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         self.workers.append(process)
@@ -115,6 +118,39 @@ class RayHead:
                 raise RuntimeError(f"the worker node did not join: {(self.dir / log.name).read_text()[-3000:]}")
             time.sleep(0.5)
         return process
+
+    def kill_worker(self, worker: subprocess.Popen, node_ip: str, timeout: float = 30.0) -> float:
+        """Kill a worker node as a machine loss would: SIGKILL to its ``ray start`` process
+        group (its raylet and the rest), then to any process of that node left in another
+        group (Ray's worker processes of this head's session with ``node_ip``). The
+        ``time.time()`` of the kill."""
+        killed_at = time.time()
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        worker.wait()
+        deadline = time.monotonic() + timeout
+        while left := self.processes_of_node(node_ip):
+            for process in left:
+                try:
+                    process.kill()
+                except psutil.Error:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes of node {node_ip} survive SIGKILL: {left}")
+            time.sleep(0.1)
+        return killed_at
+
+    def processes_of_node(self, node_ip: str) -> list[psutil.Process]:
+        """Live processes of this head's session that belong to the node ``node_ip``."""
+        found = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if process.info["status"] != psutil.STATUS_ZOMBIE and str(self.dir) in cmdline \
+                    and node_ip in cmdline:
+                found.append(process)
+        return found
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -152,6 +188,11 @@ class RayHead:
         """What runs on the cluster: ``{"nodes": alive nodes, "mano": names of mano actors}``."""
         return run_python(LOOK, self.address, env=self.client_env(RAY_AUTH_MODE="token"))
 
+    def placement(self) -> dict:
+        """Where mano's live actors run: ``{"head": the head's node id, "nodes": alive node ids,
+        "actors": {name: node id}}`` (from the GCS's actor table: no dashboard needed)."""
+        return run_python(PLACEMENT, self.address, env=self.client_env(RAY_AUTH_MODE="token"))
+
 
 LOOK = r"""
 import json, sys
@@ -160,6 +201,21 @@ ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
 print("RESULT " + json.dumps({
     "nodes": sum(1 for n in ray.nodes() if n["Alive"]),
     "mano": sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "mano")}))
+"""
+
+
+PLACEMENT = r"""
+import json, sys
+import ray
+from ray._private import state
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+names = {a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "mano"}
+nodes = [n for n in ray.nodes() if n["Alive"]]
+print("RESULT " + json.dumps({
+    "head": next(n["NodeID"] for n in nodes if "node:__internal_head__" in n["Resources"]),
+    "nodes": sorted(n["NodeID"] for n in nodes),
+    "actors": {a["Name"]: a["Address"]["NodeID"] for a in state.actors(actor_state_name="ALIVE").values()
+               if a["Name"] in names}}))
 """
 
 
