@@ -12,7 +12,9 @@ because ``ray.init`` only says "Failed to connect to Ray cluster at ...", and on
 retrying for 20 s against a cluster that refuses its token, and for minutes against a closed
 port. The check has two parts:
 
-* the head's port must accept a TCP connection within :data:`REACH_TIMEOUT_S`;
+* the head's port must accept a TCP connection within
+  :data:`mano.ray_address.REACH_TIMEOUT_S` (:mod:`mano.ray_address`, which also reads the
+  address and finds the token, before anything asks Ray);
 * the head's GCS must give its cluster id to Ray's own GCS client, which sends the same token
   ``ray.init`` would send. A token-auth cluster refuses a missing or wrong token at once.
 
@@ -28,22 +30,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 import threading
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import ray
 from ray import exceptions as rex
 
 from actors import naming
-from mano.errors import ClusterAuthError, ClusterError, ClusterUnreachableError
+from mano.errors import ClusterAuthError, ClusterError
+from mano.ray_address import check_reachable, host_port, refusal, token_source
 from mano.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: How long the head's port may take to accept a TCP connection.
-REACH_TIMEOUT_S = 3.0
 #: How long its GCS may take to answer once the port is open (it answers in milliseconds; a
 #: port that is open but is no Ray GCS makes Ray's client wait about 40 s).
 GCS_TIMEOUT_S = 10.0
@@ -96,7 +95,7 @@ def join(address: str, **init_kwargs: Any) -> Any:
     try:
         return ray.init(address=address, **init_kwargs)
     except rex.AuthenticationError:
-        raise ClusterAuthError(_refused(address)) from None
+        raise ClusterAuthError(refusal(address)) from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterUnreachableError(f"the Ray cluster at {address} is unreachable: {exc}") from None
 
@@ -123,21 +122,6 @@ def disconnect() -> None:
 
 
 # --- token authentication -------------------------------------------------------------------
-def token_source(environ: Mapping[str, str] | None = None, home: Path | None = None) -> str | None:
-    """Where Ray would read this process's token from, in Ray's order (None: no token).
-
-    ``$RAY_AUTH_TOKEN``, else the file ``$RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``; a
-    file counts only if it exists. Says where the token is, never the token itself."""
-    env = os.environ if environ is None else environ
-    if env.get("RAY_AUTH_TOKEN"):
-        return "$RAY_AUTH_TOKEN"
-    if env.get("RAY_AUTH_TOKEN_PATH"):
-        path = Path(env["RAY_AUTH_TOKEN_PATH"]).expanduser()
-        return str(path) if path.is_file() else None
-    default = (home or Path.home()) / ".ray" / "auth_token"
-    return str(default) if default.is_file() else None
-
-
 def use_token_if_available() -> bool:
     """Turn Ray's token mode on for this process (and the processes it starts) when
     ``RAY_AUTH_MODE`` is unset and a token is available; whether token mode is on."""
@@ -153,51 +137,7 @@ def use_token_if_available() -> bool:
     return True
 
 
-def _refused(address: str) -> str:
-    mode = os.environ.get("RAY_AUTH_MODE", "")
-    source = token_source()
-    ask = "`ray get-auth-token` on the head prints its token"
-    if mode.lower() == "token" and source is not None:
-        return (f"the Ray cluster at {address} refused mano's token authentication: the token in {source} "
-                f"is not the cluster's ({ask})")
-    if mode and mode.lower() != "token":
-        return (f"the Ray cluster at {address} refused mano's token authentication: it asks for a token and "
-                f"RAY_AUTH_MODE={mode} sends none (unset it or set it to token; {ask})")
-    return (f"the Ray cluster at {address} refused mano's token authentication: it asks for a token and mano "
-            f"found none in $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token ({ask})")
-
-
 # --- is the cluster there ---------------------------------------------------------------------
-def host_port(address: str) -> tuple[str, int] | None:
-    """``HOST:PORT`` (or ``ray://HOST:PORT``, ``[IPv6]:PORT``) split; None for Ray's own
-    words (``auto``), which ``ray.init`` resolves itself."""
-    rest = address.split("://", 1)[1] if "://" in address else address
-    host, sep, port = rest.rpartition(":")
-    if not sep:
-        if rest in ("auto", "local"):
-            return None
-        raise ClusterError(f"the Ray cluster address {address!r} is not HOST:PORT (the head's GCS port, "
-                           "6379 unless `ray start --head --port` said otherwise)")
-    try:
-        return host.strip("[]"), int(port)
-    except ValueError:
-        raise ClusterError(f"the Ray cluster address {address!r} is not HOST:PORT: {port!r} is no port") from None
-
-
-def check_reachable(address: str, host: str, port: int, timeout_s: float = REACH_TIMEOUT_S) -> None:
-    """The head's port accepts a TCP connection, or :class:`ClusterUnreachableError`."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return
-    except socket.timeout:
-        reason = f"no answer from {host}:{port} within {timeout_s:g} s"
-    except socket.gaierror as exc:
-        reason = f"{host!r} is not a known host ({exc.strerror or exc})"
-    except OSError as exc:
-        reason = f"{str(exc.strerror or exc).lower()} by {host}:{port}"
-    raise ClusterUnreachableError(f"the Ray cluster at {address} is unreachable: {reason} (is its head running?)")
-
-
 def check_admitted(address: str, timeout_s: float = GCS_TIMEOUT_S) -> None:
     """The cluster's GCS gives its id to this process's token, or a :class:`ClusterError`.
 
@@ -223,5 +163,5 @@ def check_admitted(address: str, timeout_s: float = GCS_TIMEOUT_S) -> None:
     if error is None:
         return
     if isinstance(error, rex.AuthenticationError):
-        raise ClusterAuthError(_refused(address))
+        raise ClusterAuthError(refusal(address))
     raise ClusterUnreachableError(f"the Ray cluster at {address} is unreachable: {type(error).__name__}: {error}")
