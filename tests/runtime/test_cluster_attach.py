@@ -9,35 +9,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 import uuid
 
 import psutil
 import pytest
 
-from paths import EXAMPLES, REPO, console_script
+from paths import EXAMPLES
+import mano_daemon
+from mano_daemon import gone, gone_wait, mano, mano_env
 from ray_cluster import RayHead, closed_port, run_python, run_python_logged
 
 pytestmark = pytest.mark.integration
 
 SINGLETONS = {"plugin-manager", "infrastructure-adaptor", "placement", "placement-executive", "flm", "slm",
               "monitoring", "smr"}
-
-
-def mano(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([console_script("mano"), *args], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def mano_env(base: dict[str, str], home, mongo_url: str | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in base.items() if not k.startswith("MANO_")}
-    env.update({"MANO_HOME": str(home), "MANO_DASHBOARD": "0", "MANO_MONITORING_PERIOD_S": "0", "COLUMNS": "200"})
-    if mongo_url:
-        env.update({"MANO_MONGO_URL": mongo_url, "MANO_MONGO_DB": f"attach{uuid.uuid4().hex[:8]}"})
-    env.update(extra)
-    return env
 
 
 def processes_of(home) -> list[psutil.Process]:
@@ -50,13 +36,6 @@ def processes_of(home) -> list[psutil.Process]:
         except (psutil.Error, OSError):
             pass
     return found
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -173,15 +152,6 @@ def test_a_script_that_brought_the_control_plane_up_on_a_cluster_takes_it_down_a
     assert head.look()["mano"] == [] and head.alive()  # no actor of mano's left; the cluster is up
 
 
-def gone_wait(pid: int, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not gone(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 # --- clients of a mano up runtime ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory, mongo_url):
@@ -197,15 +167,10 @@ def daemon(tmp_path_factory, mongo_url):
     env = mano_env(base, home, mongo_url, RAY_AUTH_TOKEN_PATH=str(token_file), MANO_EXCHANGE=exchange)
     broker_url = os.environ.get("MANO_BROKER_URL") or "amqp://guest:guest@localhost:5672/%2F"
     ensure_broker(broker_url)
-    up = mano("up", "--gateway", env=env)
-    assert up.returncode == 0, up.stderr[-3000:]
-    info = json.loads((home / "runtime.json").read_text())
     try:
-        yield {"home": home, "env": env, "info": info}
+        with mano_daemon.daemon("--gateway", env=env) as running:
+            yield running
     finally:
-        mano("down", env=env)
-        if not gone_wait(info["pid"], timeout=5):  # a mano down that could not reach it
-            os.killpg(info["pid"], signal.SIGKILL)
         import pika
         connection = pika.BlockingConnection(pika.URLParameters(broker_url))
         channel = connection.channel()
@@ -226,7 +191,7 @@ before = actor_runtime.actor_names()
 mano.shutdown()
 ray.init(address=rt.settings.ray_address, namespace="mano", logging_level="ERROR", log_to_driver=False)
 after = {name: ray.get(ray.get_actor(name).ping.remote(), timeout=60) for name in actor_runtime.actor_names()
-         if ":" not in name}
+         if ":" not in name and "-host-" not in name}  # the plugins: no instance, no pre-started host
 print("RESULT " + json.dumps({"before": before, "after": after}))
 """
 

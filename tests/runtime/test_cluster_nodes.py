@@ -11,14 +11,12 @@ The module's services are instantiated once; the last test kills the worker node
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import time
 
 import pytest
 
-from paths import EXAMPLES, REPO, console_script
+import mano_daemon
+from mano_daemon import gone_wait, mano, mano_env
+from paths import EXAMPLES
 from ray_cluster import RayHead, run_python
 
 pytestmark = pytest.mark.integration
@@ -27,11 +25,6 @@ SINGLETONS = {"plugin-manager", "infrastructure-adaptor", "placement", "placemen
               "monitoring", "smr"}
 WORKER_IP = "127.0.0.2"
 SERVICES = 4
-
-
-def mano(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([console_script("mano"), *args], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +45,10 @@ def daemon(cluster, tmp_path_factory):
     stays up (no passivation), so that some of them live on the worker node."""
     head, _ = cluster
     home = tmp_path_factory.mktemp("daemon-home")
-    env = {k: v for k, v in head.client_env().items() if not k.startswith("MANO_")}
-    env.update({"MANO_HOME": str(home), "MANO_DASHBOARD": "0", "MANO_MONITORING_PERIOD_S": "0", "COLUMNS": "200",
-                "MANO_STORE_BIND": "127.0.0.1", "MANO_BURST_IN_SLM": "0", "MANO_IDLE_PASSIVATE_S": "3600"})
-    up = mano("up", "--address", head.address, env=env)
-    assert up.returncode == 0, up.stderr[-3000:]
-    info = json.loads((home / "runtime.json").read_text())
-    try:
-        yield {"home": home, "env": env, "info": info}
-    finally:
-        mano("down", env=env)
+    env = mano_env(head.client_env(), home, MANO_STORE_BIND="127.0.0.1", MANO_BURST_IN_SLM="0",
+                   MANO_IDLE_PASSIVATE_S="3600")
+    with mano_daemon.daemon("--address", head.address, env=env, timeout=240) as running:
+        yield running
 
 
 INSTANTIATE = r"""
@@ -177,20 +164,9 @@ def test_a_lost_worker_node_is_survived_every_service_terminates_and_the_records
     after = head.placement()
     assert after["nodes"] == [after["head"]]
     assert set(after["actors"].values()) == {after["head"]}
-    listed = mano("ls", "--json", env=daemon["env"])  # later commands still find the daemon
+    listed = mano("ls", "--json", env=daemon["env"], timeout=240)  # later commands still find the daemon
     assert listed.returncode == 0, listed.stderr[-2000:]
-    down = mano("down", env=daemon["env"])
+    down = mano("down", env=daemon["env"], timeout=240)
     assert down.returncode == 0, down.stderr[-2000:]
-    deadline = time.monotonic() + 30
-    while _alive(daemon["info"]["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive(daemon["info"]["pid"]), "mano down left the daemon running"
+    assert gone_wait(daemon["info"]["pid"], timeout=30), "mano down left the daemon running"
     assert head.look()["mano"] == []
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
