@@ -37,7 +37,7 @@ import ray
 from ray import exceptions as rex
 
 from actors import naming
-from mano.errors import ClusterAuthError, ClusterError
+from mano.errors import ClusterAuthError, ClusterUnreachableError
 from mano.ray_address import check_reachable, host_port, refusal, token_source
 from mano.settings import Settings
 

@@ -75,11 +75,7 @@ class FunctionLifecycleManager(PluginActor):
 
     def activation_of(self, vnf_instance_id: str) -> str | None:
         """The name of the actor that is the VNF's activation now, if any."""
-        host = self._hosted.get(vnf_instance_id)
-        if host is not None:
-            return host.name
-        name = naming.vnf_actor(vnf_instance_id)
-        return name if calls.actor_exists(name, naming.NAMESPACE) else None
+        return spares.activation_name(self._hosted, vnf_instance_id, naming.vnf_actor(vnf_instance_id))
 
     def _vnf(self, vnf_instance_id: str) -> Any:
         host = self._hosted.get(vnf_instance_id)

@@ -77,7 +77,9 @@ class ServiceInstance:
     def run(self, operation_id: str, service_id: str | None = None) -> str:
         """Run (or resume) an operation; returns its final state. ``service_id``: a pre-started
         host's first run binds it to that service."""
-        core = self._bind(service_id) if service_id is not None or self.core is None else self.core
+        core = self._bind(service_id) if service_id is not None else self.core
+        if core is None:
+            raise LifecycleError(f"operation {operation_id} was sent to a pre-started host without its service's id")
         with self._lock:
             if operation_id in self._running:
                 return "RUNNING"

@@ -134,10 +134,14 @@ class ServiceLifecycleManagerActor(PluginActor):
 
     def _answer(self, op: OperationRecord, wait_s: float) -> dict:
         if wait_s > 0 and not op.state.is_final:
-            ended = self._here_ended.wait(lambda: self.core.store.operations.find_one(op.id), wait_s,
-                                          runs_it=lambda: self.dispatch.answers_for(op.id))
-            if ended not in (waiting.TIMEOUT, waiting.ELSEWHERE, waiting.UNKNOWN):
-                op = self.core.store.operations.find_one(op.id) or op
+            last = [op]
+
+            def read() -> OperationRecord | None:
+                found = self.core.store.operations.find_one(op.id)
+                last[0] = found or last[0]
+                return found
+            self._here_ended.wait(read, wait_s, runs_it=lambda: self.dispatch.answers_for(op.id))
+            op = last[0]  # the record as the wait last read it: final, or as it stood when it stopped
         return op.model_dump(mode="json")
 
     def _has_actor(self, service_id: str) -> bool:
@@ -156,11 +160,7 @@ class ServiceLifecycleManagerActor(PluginActor):
     def activation_of(self, service_id: str) -> str | None:
         """The name of the actor that is the service's activation now, if any: the pre-started
         host it was given, or its own ``service:<id>``."""
-        host = self._hosted.get(service_id)
-        if host is not None:
-            return host.name
-        name = naming.service_actor(service_id)
-        return name if calls.actor_exists(name, naming.NAMESPACE) else None
+        return spares.activation_name(self._hosted, service_id, naming.service_actor(service_id))
 
     def _is_new(self, operation_id: str | None) -> bool:
         return operation_id is None or self.core.store.operations.find_one(operation_id) is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from mano.lifecycle.host_pool import is_host_name
+from mano.lifecycle.host_pool import HostedInstances, is_host_name
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,16 @@ def warm_up(actor_names: tuple[str, ...]) -> None:
             except Exception:  # noqa: BLE001 - only an optimisation: the real call retries
                 log.debug("warm-up ping of %s failed", name, exc_info=True)
     threading.Thread(target=run, name="spare-warm-up", daemon=True).start()
+
+
+def activation_name(hosted: HostedInstances, instance_id: str, own_name: str) -> str | None:
+    """The name of the actor that is an instance's activation now: the pre-started host its
+    manager gave it, else its own actor ``own_name`` if that is up; None if it has none."""
+    host = hosted.get(instance_id)
+    if host is not None:
+        return host.name
+    from actors import calls, naming
+    return own_name if calls.actor_exists(own_name, naming.NAMESPACE) else None
 
 
 def machine_idle(threshold_percent: float = 60.0, sample_s: float = 0.25) -> bool:

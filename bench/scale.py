@@ -91,7 +91,7 @@ def main():
     save("scale", {
         "args": vars(args), "services_created": len(ids), "errors": len(errors), "first_errors": errors[:3],
         "create_per_s": round(len(ids) / create_s, 2), "create_s": round(create_s, 1),
-        "live_instance_actors_after_idle": live_actors, "warm_spares": len(spares),
+        "live_instance_actors_after_idle": live_actors, "warm_spares": len(waiting_hosts),
         "memory_mb": {"runtime_without_services": baseline_mb, "with_services_passivated": idle_mb,
                       "per_passivated_service_kb": round((idle_mb - baseline_mb) * 1024 / max(1, len(ids)), 1),
                       "after_concurrent_scale": busy_mb},

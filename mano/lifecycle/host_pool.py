@@ -99,11 +99,8 @@ class HostPool:
     def take(self) -> PrestartedHost | None:
         """The oldest ready host, its replacement scheduled; None if there is none. The taker
         sends it work at once (which ends its wait) or gives it back with :meth:`release`."""
-        with self._lock:
-            host = self._ready.popleft() if self._ready else None
-        if host is not None:
-            self._schedule_refill()
-        return host
+        taken = self.take_up_to(1)
+        return taken[0] if taken else None
 
     def take_up_to(self, count: int) -> list[PrestartedHost]:
         """Up to ``count`` ready hosts (fewer when the pool has fewer)."""
