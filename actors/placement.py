@@ -20,7 +20,7 @@ import threading
 import ray
 
 from actors import calls, handles, naming
-from actors import placement_search
+from actors import placement_exact, placement_search
 from actors.placement_exact import ray_exact_runner
 from actors.placement_search import ray_map
 from actors.plugin import PluginActor
@@ -56,7 +56,10 @@ class PlacementPlugin(PluginActor):
 
     def _warm_up_if_large(self) -> None:
         """Start the search fan-out's task workers ahead of the first placement, but only on a
-        substrate large enough to fan out: on a small one they would be processes for nothing."""
+        substrate large enough to fan out: on a small one they would be processes for nothing.
+        With the MILP forced, its worker too: every placement starts one."""
+        if self._solver == "exact":
+            placement_exact.warm_up()
         try:
             pops = handles.InfrastructureAdaptor(timeout=60).list_pops(self._settings.default_vim)
         except Exception:  # noqa: BLE001 - only a head start: the first large placement starts them anyway

@@ -67,6 +67,12 @@ def _start_a_worker() -> None:
     """Nothing: running it makes Ray start a worker (with this module, so the solver, imported)."""
 
 
+def warm_up() -> None:
+    """Start a worker with the solver imported ahead of the first MILP: a cold one takes longer
+    to start than a 1 s budget on a busy machine, and the first forced MILP would never run."""
+    calls.submit(_start_a_worker)
+
+
 @dataclass(frozen=True)
 class RayExactRun:
     """A MILP solving in a Ray task (``placement.anytime.ExactRun``)."""

@@ -1,4 +1,10 @@
-"""The plugin manager actor: registry of plugins, heartbeat watchdog, lifecycle commands."""
+"""The plugin manager actor: registry of plugins, heartbeat watchdog, lifecycle commands.
+
+Plugins are mano's own actors (commanded through their ``lifecycle`` method) or external ones
+that registered over AMQP through the gateway (commanded on SONATA's
+``platform.management.plugin.<uuid>.lifecycle.*`` topics). Every change is broadcast in
+SONATA's status form to the listeners (the gateway publishes it).
+"""
 from __future__ import annotations
 
 import logging
@@ -9,7 +15,7 @@ from typing import Any
 import ray
 
 from actors import calls, handles, naming
-from mano.lifecycle.plugins import PluginRegistry
+from mano.lifecycle.plugins import COMMAND_TARGETS, PluginRegistry, sonata_status, wants_start
 from mano.lifecycle.states import PluginState
 from actors.plugin import store_info
 from mano.settings import Settings
@@ -28,13 +34,20 @@ class PluginManager:
         threading.Thread(target=self._watchdog, args=(settings.heartbeat_s,), daemon=True).start()
 
     def register(self, name: str, version: str, description: str = "") -> dict:
-        return self.core.register(name, version, description).model_dump(mode="json")
+        record = self.core.register(name, version, description)
+        self._announce()
+        return record.model_dump(mode="json")
 
     def heartbeat(self, plugin_id: str, state: str) -> dict:
         before = self.core.get(plugin_id).state
         record = self.core.heartbeat(plugin_id, state)
         if record.state != before:
             self._announce()
+        if wants_start(state):  # a SONATA plugin, registered and waiting: start it, as SONATA's PM did
+            try:
+                self._send(record.id, record.name, "start")
+            except Exception:  # noqa: BLE001 - its next READY heartbeat asks again
+                log.warning("lifecycle.start for %s (%s) not sent", record.name, record.id, exc_info=True)
         return record.model_dump(mode="json")
 
     def deregister(self, plugin_id: str) -> dict:
@@ -42,18 +55,21 @@ class PluginManager:
         self._announce()
         return record
 
-    def command(self, plugin_id: str, command: str) -> dict:
-        """Send start/pause/stop to the plugin's actor, then record its new state."""
-        target = self.core.command(plugin_id, command)
-        record = self.core.get(plugin_id)
-        actor = calls.lookup(record.name)
+    def command(self, plugin: str, command: str) -> dict:
+        """Send start/pause/stop to a plugin (by uuid or name), then record its new state."""
+        record = self.core.find(plugin)
+        target = self.core.command(record.id, command)
+        self._send(record.id, record.name, command)
+        updated = self.core.set_state(record.id, target)
+        self._announce()
+        return updated.model_dump(mode="json")
+
+    def _send(self, plugin_id: str, name: str, command: str) -> None:
+        actor = calls.lookup(name)
         if actor is None:  # an external plugin that registered over AMQP: command it there
             handles.Gateway(timeout=10, retries=0).send_lifecycle(plugin_id, command)
         else:
-            calls.ask(actor, "lifecycle", target.value, timeout=10, what=f"{record.name}.lifecycle")
-        updated = self.core.set_state(plugin_id, target)
-        self._announce()
-        return updated.model_dump(mode="json")
+            calls.ask(actor, "lifecycle", COMMAND_TARGETS[command].value, timeout=10, what=f"{name}.lifecycle")
 
     def list(self) -> list[dict]:
         return [r.model_dump(mode="json") for r in self.core.list()]
@@ -66,7 +82,7 @@ class PluginManager:
         self._listeners.append(listener)
 
     def _announce(self) -> None:
-        status = {r.id: r.model_dump(mode="json") for r in self.core.list()}
+        status = sonata_status(self.core.list())
         for listener in list(self._listeners):
             try:
                 calls.tell(listener, "plugin_status", status)

@@ -133,6 +133,9 @@ class PluginState(str, enum.Enum):
     """Plugin-manager view of a plugin (SONATA PM states, plus FAILED on missed heartbeats)."""
 
     REGISTERED = "REGISTERED"
+    # What a SONATA plugin heartbeats once registered, asking to be started. Never stored, as in
+    # SONATA's PM: it is answered with ``lifecycle.start``, and the plugin then reports RUNNING.
+    READY = "READY"
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
     STOPPED = "STOPPED"
@@ -141,10 +144,13 @@ class PluginState(str, enum.Enum):
 
 PLUGIN_TRANSITIONS: Mapping[PluginState, frozenset[PluginState]] = {
     PluginState.REGISTERED: frozenset({PluginState.RUNNING, PluginState.STOPPED, PluginState.FAILED}),
+    PluginState.READY: frozenset(),  # never a stored state (see PluginState.READY)
     PluginState.RUNNING: frozenset({PluginState.PAUSED, PluginState.STOPPED, PluginState.FAILED}),
     PluginState.PAUSED: frozenset({PluginState.RUNNING, PluginState.STOPPED, PluginState.FAILED}),
-    # A plugin that heartbeats again after a failure is running again.
-    PluginState.FAILED: frozenset({PluginState.RUNNING, PluginState.PAUSED, PluginState.STOPPED}),
+    # A plugin that heartbeats again after a failure is running again (or, if it reports READY,
+    # registered and waiting for its start).
+    PluginState.FAILED: frozenset({PluginState.RUNNING, PluginState.PAUSED, PluginState.STOPPED,
+                                   PluginState.REGISTERED}),
     PluginState.STOPPED: frozenset(),
 }
 

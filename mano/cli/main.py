@@ -241,10 +241,13 @@ def heal(service_id: str, vnf_instance_id: str) -> None:
     _operate(service_id, "heal", vnf_instance_id=vnf_instance_id)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-def plugins(as_json: bool) -> None:
-    """List the registered plugins and their states."""
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List the registered plugins and their states; start, pause or stop one."""
+    if ctx.invoked_subcommand is not None:
+        return
     rt = _connect()
     records = rt.call("plugin-manager", "list")
     if as_json:
@@ -258,6 +261,23 @@ def plugins(as_json: bool) -> None:
         table.add_row(lit(r["id"]), lit(r["name"]), lit(r["version"]), render.styled(r["state"]),
                       lit(r["last_heartbeat_at"]))
     console.print(table)
+
+
+def _plugin_command(command: str):
+    @plugins.command(name=command, help=f"Send lifecycle.{command} to a plugin (its name or uuid).")
+    @click.argument("plugin")
+    def send(plugin: str) -> None:
+        rt = _connect()
+        try:
+            record = rt.call("plugin-manager", "command", plugin, command)
+        except ManoError as exc:  # unknown plugin, a command its state does not allow
+            _fail(exc)
+        console.print(f"{lit(record['name'])} ({lit(record['id'])}): {render.styled(record['state'])}")
+    return send
+
+
+for _command in ("start", "pause", "stop"):
+    _plugin_command(_command)
 
 
 @main.command()

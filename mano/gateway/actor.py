@@ -22,7 +22,8 @@ from actors.plugin import PluginActor
 from mano.gateway import northbound as nb
 from mano.gateway.core import GatewayCore, Inbound, Settle
 from mano.messaging.bus import Bus
-from mano.messaging.envelope import Message
+from mano.messaging.envelope import Message, encode_json_body
+from mano.errors import LifecycleError, UnknownInstanceError
 from mano.settings import Settings
 from mano.store.client import connect
 
@@ -105,25 +106,36 @@ class Gateway(PluginActor):
                      "description": record["description"], "uuid": record["id"], "error": None}
         except Exception as exc:  # noqa: BLE001 - the registering plugin gets the reason
             reply = {"status": "ERROR", "name": body.get("name"), "error": str(exc), "uuid": None}
-        self.bus.reply(message, reply)
+        self.bus.reply(message, encode_json_body(reply))  # JSON: SONATA's plugin base json.loads it
 
     def _on_deregister(self, message: Message, _delivery: Any) -> None:
-        plugin_id = (message.body or {}).get("uuid")
-        if plugin_id:
+        # No reply: SONATA's PM never sent one (its plugin base waits for none).
+        plugin_id = (message.body or {}).get("uuid") if isinstance(message.body, dict) else None
+        if not plugin_id:
+            log.warning("plugin deregistration without a uuid dropped: %s", str(message.body)[:200])
+            return
+        try:
             handles.PluginManager(timeout=10).deregister(str(plugin_id))
+        except UnknownInstanceError:
+            log.info("deregistration of unknown plugin %s ignored", plugin_id)
 
     def _on_heartbeat(self, message: Message, _delivery: Any) -> None:
-        body = message.body or {}
-        if body.get("uuid") and body.get("state"):
+        body = message.body if isinstance(message.body, dict) else {}
+        if not (body.get("uuid") and body.get("state")):
+            log.warning("plugin heartbeat without uuid or state dropped: %s", str(message.body)[:200])
+            return
+        try:
             handles.PluginManager(timeout=10).heartbeat(str(body["uuid"]), str(body["state"]).upper())
+        except LifecycleError as exc:  # a plugin we do not know, a state SONATA has not
+            log.warning("plugin heartbeat %s refused: %s", str(body)[:200], exc)
 
-    def plugin_status(self, plugin_dict: dict) -> None:
-        """Called by the plugin manager on every state change: SONATA's status broadcast."""
-        self.bus.publish(f"{PM_TOPIC}.status", {"timestamp": time.time(), "plugin_dict": plugin_dict})
+    def plugin_status(self, status: dict) -> None:
+        """Called by the plugin manager on every change: SONATA's status broadcast, in JSON."""
+        self.bus.publish(f"{PM_TOPIC}.status", encode_json_body(status))
 
     def send_lifecycle(self, plugin_id: str, command: str) -> None:
         """A start/pause/stop command for a plugin that lives outside Ray (registered over AMQP)."""
-        self.bus.publish(f"{PM_TOPIC}.{plugin_id}.lifecycle.{command}", {}).result(timeout=10)
+        self.bus.publish(f"{PM_TOPIC}.{plugin_id}.lifecycle.{command}", encode_json_body({})).result(timeout=10)
 
     # --- monitoring ------------------------------------------------------------------------
     def _on_alert(self, message: Message, _delivery: Any) -> None:

@@ -260,7 +260,7 @@ class Bus:
         self._schedule_drain()
         return item.future
 
-    def reply(self, request: Message, body: Mapping[str, Any] | None, **kwargs: Any
+    def reply(self, request: Message, body: Mapping[str, Any] | bytes | None, **kwargs: Any
               ) -> concurrent.futures.Future[None]:
         """Answer ``request`` the SONATA way: on its ``reply_to`` topic (or its own topic),
         same correlation id, empty ``reply_to``, ``headers.type = 'reply'``.

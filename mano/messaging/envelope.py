@@ -3,7 +3,9 @@
 What goes over the wire is fixed by SONATA (SONATA.md §2) because an unmodified SONATA
 gatekeeper must keep working against us:
 
-* bodies are YAML mappings (sometimes JSON, which readers also parse as YAML);
+* bodies are YAML mappings, except on the plugin-manager topics (``platform.management.plugin.*``),
+  whose SONATA readers call ``json.loads``: :func:`encode_json_body` writes those. Readers here
+  parse both, JSON being YAML;
 * ``content_type`` is always ``application/json``, even though we write YAML. That is a
   SONATA quirk we keep on purpose: SONATA readers ignore the content type and parse YAML;
 * properties ``app_id``, ``correlation_id``, ``reply_to`` are always present, ``None`` is
@@ -34,6 +36,7 @@ import dataclasses
 import datetime as _dt
 import decimal
 import enum
+import json
 import pathlib
 import uuid
 from collections.abc import Mapping
@@ -58,6 +61,7 @@ __all__ = [
     "Message",
     "decode_body",
     "encode_body",
+    "encode_json_body",
     "sonata_properties",
 ]
 
@@ -421,6 +425,15 @@ def encode_body(body: Mapping[str, Any] | None) -> bytes:
     except (yaml.YAMLError, RecursionError, TypeError, ValueError) as exc:
         raise MessagingError(f"cannot encode message body: {exc}") from exc
     return text.encode("utf-8")
+
+
+def encode_json_body(body: Mapping[str, Any] | None) -> bytes:
+    """Encode a body as JSON (UTF-8), for the topics whose SONATA readers parse JSON only;
+    ``None`` becomes ``{}``, as SONATA's ``notify`` sends for no message."""
+    try:
+        return json.dumps({} if body is None else dict(body), default=str).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise MessagingError(f"cannot encode message body as JSON: {exc}") from exc
 
 
 def sonata_properties(*, app_id: str, correlation_id: str | None = None,

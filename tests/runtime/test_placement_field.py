@@ -152,7 +152,7 @@ mano.shutdown()
 
 
 def test_a_forced_milp_over_its_budget_answers_in_time_and_leaves_no_solve_running(tmp_path):
-    """``MANO_PLACEMENT_SOLVER=exact`` on 500 PoPs (the demo, load balanced, 1 s budget): HiGHS
+    """``MANO_PLACEMENT_SOLVER=exact`` on 500 PoPs (the demo, load balanced, 2 s budget): HiGHS
     overruns its time limit there (33 s for a 10 s limit on 500 PoPs x a 3-VNF chain) and used
     to hold the Placement plugin's lock all along, so requests queued behind it could end with
     the executive's first fit. Now the MILP runs as a Ray task killed at the deadline: three
@@ -162,17 +162,17 @@ def test_a_forced_milp_over_its_budget_answers_in_time_and_leaves_no_solve_runni
     topology = tmp_path / "generated-500.yml"
     topology.write_text(yaml.safe_dump(to_sonata(substrate)))
     outcome = instantiate_in_a_fresh_runtime(tmp_path, topology, EXAMPLES / "sonata-demo", script=FORCED_EXACT_SCRIPT,
-                                             MANO_PLACEMENT_SOLVER="exact", MANO_PLACEMENT_BUDGET_S="1")
+                                             MANO_PLACEMENT_SOLVER="exact", MANO_PLACEMENT_BUDGET_S="2")
     assert outcome["status"] == ["READY"] * 3, outcome
     # the search's incumbent, unless HiGHS found a better one by the deadline; the engine's either way
     assert all(p["solver"] in ("fast", "exact") and "fallback" not in p for p in outcome["placements"]), outcome
     # where the search answered, the step says why the MILP did not (e.g. cancelled at the deadline)
     assert all(p["solver"] == "exact" or p.get("exact") for p in outcome["placements"]), outcome
-    assert all(p["seconds"] < 6 for p in outcome["placements"]), outcome  # 1 s budget; generous (busy machine)
+    assert all(p["seconds"] < 7 for p in outcome["placements"]), outcome  # 2 s budget; generous (busy machine)
     assert outcome["milp_workers_seen"] >= 1, outcome  # the MILP did run, as a Ray task
     assert outcome["milp_workers_left"] == 0, outcome  # and none outlived its placement
     # generous (busy machine): one placement's MILP alone would take longer than all of this
-    assert max(outcome["step_s"]) < 8 and outcome["seconds"] < 30, outcome
+    assert max(outcome["step_s"]) < 14 and outcome["seconds"] < 40, outcome
 
 
 FALLBACK_SCRIPT = """

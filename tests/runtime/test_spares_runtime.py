@@ -48,8 +48,9 @@ def test_new_service_and_its_vnfs_run_on_the_hosts_started_before(rt):
     # ...and the very processes that were started before the request did the work
     used = [vnf_activation(rt, v) for v in vnf_ids] + [activation(rt, svc.id)]
     assert pids(used) == {name: before[name] for name in used}
-    # no actor was named after an instance for this: the dashboard shows what exists
-    assert instance_actor_names() == named_before
+    # no actor was named after an instance for this: the dashboard shows what exists (an earlier
+    # test's instance actor may have passivated meanwhile, so only new names count)
+    assert instance_actor_names() - named_before == set()
     # the pools fill up again with new hosts
     service_now, vnf_now = wait_until(lambda: full_pools(rt), timeout=30)
     assert set(service_now).isdisjoint(used) and set(vnf_now).isdisjoint(used)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from mano.errors import InvalidTransitionError, LifecycleError, UnknownInstanceError
-from mano.lifecycle.plugins import PluginRegistry
+from mano.lifecycle.plugins import PluginRegistry, sonata_status, wants_start
 from mano.lifecycle.states import PluginState
 
 
@@ -45,5 +46,40 @@ def test_commands_follow_the_state_table(registry):
         registry.command(record.id, "explode")
     with pytest.raises(UnknownInstanceError):
         registry.heartbeat("nope", "RUNNING")
-    with pytest.raises(ValueError):
+    with pytest.raises(LifecycleError, match="unknown plugin state 'DANCING'"):
         registry.heartbeat(record.id, "DANCING")
+
+
+def test_a_sonata_plugin_reports_ready_and_is_started_not_stored(registry):
+    """SONATA's plugin base heartbeats READY once registered; its PM answered each READY with
+    lifecycle.start and kept the stored state until the plugin reported RUNNING."""
+    record = registry.register("son-plugin.Placement", "0.9")
+    assert wants_start("READY") and not wants_start("RUNNING")
+    assert registry.heartbeat(record.id, "READY").state == PluginState.REGISTERED
+    assert registry.heartbeat(record.id, "RUNNING").state == PluginState.RUNNING
+    assert registry.heartbeat(record.id, "PAUSED").state == PluginState.PAUSED
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=6)
+    registry.check_heartbeats(later)
+    assert registry.heartbeat(record.id, "READY").state == PluginState.REGISTERED  # back, waiting for its start
+
+
+def test_deregistering_removes_the_plugin_and_lookup_by_name(registry):
+    kept = registry.register("slm", "1.0")
+    gone = registry.register("son-plugin.Foo", "1.0")
+    assert registry.find("son-plugin.Foo").id == gone.id and registry.find(kept.id).name == "slm"
+    assert registry.deregister(gone.id).name == "son-plugin.Foo"
+    assert [r.name for r in registry.list()] == ["slm"]  # no longer listed, as in SONATA
+    with pytest.raises(UnknownInstanceError):
+        registry.find("son-plugin.Foo")
+    with pytest.raises(UnknownInstanceError):
+        registry.deregister(gone.id)
+
+
+def test_the_status_broadcast_has_sonatas_form(registry):
+    record = registry.register("son-plugin.Foo", "1.0", "a plugin")
+    status = sonata_status(registry.list())
+    assert set(status) == {"timestamp", "plugin_dict"} and isinstance(status["timestamp"], str)
+    view = status["plugin_dict"][record.id]
+    assert set(view) == {"uuid", "name", "version", "description", "state", "registered_at", "last_heartbeat_at"}
+    assert (view["uuid"], view["state"]) == (record.id, "REGISTERED")
+    json.dumps(status)  # every value has a JSON form
