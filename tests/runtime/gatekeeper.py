@@ -108,3 +108,13 @@ class Gatekeeper:
             conn.close()
         except pika.exceptions.AMQPError:
             pass
+
+
+def remove_gateway_exchange(url: str, exchange: str) -> None:
+    """Delete a test gateway's durable northbound queues and its exchange."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    ch = conn.channel()
+    for topic in TOPICS:
+        ch.queue_delete(f"mano.gateway.{exchange}.{topic}")
+    ch.exchange_delete(exchange)
+    conn.close()

@@ -6,12 +6,11 @@ import os
 import random
 import uuid
 
-import pika
 import pytest
 import ray
 import yaml
 
-from gatekeeper import Gatekeeper
+from gatekeeper import Gatekeeper, remove_gateway_exchange
 from mano.messaging.testing import ensure_broker, start_broker_app, stop_broker_app
 from paths import EXAMPLES
 
@@ -41,13 +40,7 @@ def gk(rt):
     yield keeper
     keeper.close()
     ray.kill(gateway, no_restart=True)
-    conn = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    ch = conn.channel()
-    for topic in ("service.instances.create", "service.instance.terminate", "service.instance.scale",
-                  "service.instance.migrate", "service.instance.reconfigure"):
-        ch.queue_delete(f"mano.gateway.{settings.exchange}.{topic}")
-    ch.exchange_delete(settings.exchange)
-    conn.close()
+    remove_gateway_exchange(settings.broker_url, settings.exchange)
 
 
 def test_instantiate_scale_terminate_over_amqp(gk, rt):

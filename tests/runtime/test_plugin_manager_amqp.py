@@ -14,6 +14,7 @@ import pika
 import pytest
 import ray
 
+from gatekeeper import remove_gateway_exchange
 from mano.messaging.testing import ensure_broker
 
 pytestmark = pytest.mark.integration
@@ -78,11 +79,16 @@ class SonataPlugin:
             app_id=self.name, content_type="application/json", correlation_id=correlation_id, reply_to=reply_to,
             headers={"key": "default", "type": "request"}))
 
-    def wait_for(self, match, timeout: float = 30.0) -> tuple[str, str | None, dict]:
+    def mark(self) -> int:
+        """Where the messages received so far end: ``wait_for(..., since=mark)`` ignores them."""
+        with self._cond:
+            return len(self.messages)
+
+    def wait_for(self, match, timeout: float = 30.0, since: int = 0) -> tuple[str, str | None, dict]:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                found = [m for m in self.messages if match(*m)]
+                found = [m for m in self.messages[since:] if match(*m)]
                 if found:
                     return found[0]
                 left = deadline - time.monotonic()
@@ -109,8 +115,9 @@ class SonataPlugin:
     def heartbeat(self, state: str) -> None:
         self.publish(f"{PM}.{self.uuid}.heartbeat", {"uuid": self.uuid, "state": state})
 
-    def status_where(self, check, timeout: float = 30.0) -> dict:
-        return self.wait_for(lambda key, c, body: key == f"{PM}.status" and check(body["plugin_dict"]), timeout)[2]
+    def status_where(self, check, timeout: float = 30.0, since: int = 0) -> dict:
+        return self.wait_for(lambda key, c, body: key == f"{PM}.status" and check(body["plugin_dict"]), timeout,
+                             since)[2]
 
     def close(self):
         self.beating = False
@@ -130,13 +137,7 @@ def bus(rt):
     gateway = start_gateway(settings)
     yield settings
     ray.kill(gateway, no_restart=True)
-    conn = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    ch = conn.channel()
-    for topic in ("service.instances.create", "service.instance.terminate", "service.instance.scale",
-                  "service.instance.migrate", "service.instance.reconfigure"):
-        ch.queue_delete(f"mano.gateway.{settings.exchange}.{topic}")
-    ch.exchange_delete(settings.exchange)
-    conn.close()
+    remove_gateway_exchange(settings.broker_url, settings.exchange)
 
 
 def test_a_sonata_plugin_registers_is_started_commanded_and_deregistered(bus, rt):
@@ -168,8 +169,9 @@ def test_a_sonata_plugin_registers_is_started_commanded_and_deregistered(bus, rt
         plugin.heartbeat("DANCING")  # a state SONATA has not: refused, the plugin manager carries on
         time.sleep(1.0)
         assert rt.call("plugin-manager", "get", plugin.uuid)["state"] == "PAUSED"
+        before = plugin.mark()  # broadcasts from before its registration lack it too
         plugin.publish(f"{PM}.deregister", {"uuid": plugin.uuid})  # SONATA sends no reply to this
-        plugin.status_where(lambda plugins: plugin.uuid not in plugins)
+        plugin.status_where(lambda plugins: plugin.uuid not in plugins, since=before)
         assert plugin.name not in {p["name"] for p in rt.call("plugin-manager", "list")}  # removed, as in SONATA
         assert "slm" in {p["name"] for p in rt.call("plugin-manager", "list")}  # mano's own plugins stay
     finally:
