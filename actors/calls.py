@@ -4,7 +4,7 @@
 * :func:`call` — a method of a named actor, with a timeout, retried while it restarts;
 * :func:`ask` — a method of an actor handle in hand, once, with a timeout;
 * :func:`tell` — a method without waiting for it (its ref, for a callback or :func:`wait`);
-* :func:`create` — start an actor; :func:`submit` — run a task; :func:`get`, :func:`gather`,
+* :func:`create` — start an actor (on the nodes :func:`ray_options` allows); :func:`submit` — run a task; :func:`get`, :func:`gather`,
   :func:`wait` — results; :func:`cancel` — kill a task; :func:`lookup` — a named actor, or None.
 
 ``call`` resolves a remote method with a timeout and retries while the target actor is
@@ -22,12 +22,18 @@ from typing import Any, Callable, Sequence
 import ray
 from ray import exceptions as rex
 
-from actors.scheduling import Where, ray_options
 from mano.errors import ManoError
+from mano.lifecycle.nodes import Where
 
 log = logging.getLogger(__name__)
 
 _UNAVAILABLE = (rex.RayActorError, rex.ActorUnavailableError, rex.ActorDiedError)
+
+#: The resource Ray gives its head node only (``ray._common.constants.HEAD_NODE_RESOURCE_NAME``).
+HEAD_NODE_RESOURCE = "node:__internal_head__"
+#: How much of it a control-plane actor asks for: a sliver, so any number of them fit (the
+#: head has 1.0), as Ray's own head-only actors do.
+HEAD_NODE_SHARE = 0.001
 
 
 class ActorUnavailable(ManoError):
@@ -91,9 +97,27 @@ def tell(handle: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(handle, method).remote(*args, **kwargs)
 
 
+def ray_options(where: Where | None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``options`` (Ray's ``.options(...)`` keywords) with ``where`` (:mod:`mano.lifecycle.nodes`)
+    applied; a copy."""
+    out = dict(options or {})
+    if where is None or where.kind == "any":
+        return out
+    if where.kind == "head":
+        resources = dict(out.get("resources") or {})
+        resources[HEAD_NODE_RESOURCE] = HEAD_NODE_SHARE
+        out["resources"] = resources
+    elif where.kind == "spread":
+        out["scheduling_strategy"] = "SPREAD"
+    else:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        out["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=where.node_id, soft=False)
+    return out
+
+
 def create(actor_class: Any, *args: Any, where: Where | None = None, **options: Any) -> Any:
     """Start an actor of ``actor_class`` (a ``@ray.remote`` class) with Ray ``options``, on the
-    nodes ``where`` allows (:mod:`actors.scheduling`; None: Ray's default): its handle."""
+    nodes ``where`` allows (:mod:`mano.lifecycle.nodes`; None: Ray's default): its handle."""
     return actor_class.options(**ray_options(where, options)).remote(*args)
 
 

@@ -12,10 +12,11 @@ from typing import Any, Sequence
 
 import ray
 
-from actors import calls, naming, scheduling, spares
+from actors import calls, naming, spares
 from actors.plugin import PluginActor
 from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
+from mano.lifecycle import nodes
 from mano.lifecycle.functions import FunctionLifecycle
 from mano.lifecycle.host_pool import HostedInstances, HostPool, host_name
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
@@ -46,7 +47,7 @@ class FunctionLifecycleManager(PluginActor):
 
     def _create_host(self, name: str) -> Any:
         # Restarted by Ray after a crash, a host resumes the VNF whose lease it held (VnfInstance).
-        return calls.create(VnfInstance, None, self._settings, True, where=scheduling.instances(self._settings), name=name,
+        return calls.create(VnfInstance, None, self._settings, True, where=nodes.instances(self._settings), name=name,
                             namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
 
     def _give_hosts(self, vnf_instance_ids: Sequence[str]) -> None:
@@ -81,7 +82,7 @@ class FunctionLifecycleManager(PluginActor):
         host = self._hosted.get(vnf_instance_id)
         if host is not None:
             return host.handle
-        return calls.create(VnfInstance, vnf_instance_id, self._settings, where=scheduling.instances(self._settings),
+        return calls.create(VnfInstance, vnf_instance_id, self._settings, where=nodes.instances(self._settings),
                             name=naming.vnf_actor(vnf_instance_id),
                             namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
 

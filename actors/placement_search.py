@@ -29,8 +29,9 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from actors import calls, placement_exact, scheduling
+from actors import calls, placement_exact
 from mano import errors as mano_errors
+from mano.lifecycle import nodes
 from placement import Mapping, PlacementPolicy, SearchSettings, Solver, place
 
 
@@ -54,7 +55,7 @@ def warm_up() -> None:
     the first large placement would otherwise wait for Ray to start them (2.5 s of a 1 s budget,
     measured on the SONATA demo over 1,000 PoPs)."""
     for _ in range(cluster_cpus() - 1):  # the caller runs one share itself
-        calls.submit(_run_chunk, _import_search, [0], where=scheduling.search_tasks())
+        calls.submit(_run_chunk, _import_search, [0], where=nodes.search_tasks())
 
 
 def cluster_cpus() -> int:
@@ -73,7 +74,7 @@ def ray_map(fn: Callable[[Any], Any], items: Iterable, *, chunks: int | None = N
         refs = []
         if chunks > 1:
             shared = ray.put(fn)
-            refs = [calls.submit(_run_chunk, shared, items[k::chunks], where=scheduling.search_tasks())
+            refs = [calls.submit(_run_chunk, shared, items[k::chunks], where=nodes.search_tasks())
                     for k in range(1, chunks)]
         chunk_results = [[fn(item) for item in items[0::chunks]]]  # the caller's share, meanwhile
         chunk_results += calls.get(refs, timeout=None, what="placement search")

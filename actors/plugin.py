@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 
-from actors import handles, naming
+from actors import handles
 from mano.lifecycle.states import PluginState
 from mano.settings import Settings
 

@@ -25,7 +25,8 @@ from typing import Any, Iterator, Sequence
 
 import ray
 
-from actors import calls, cluster, naming, scheduling
+from actors import calls, cluster, naming
+from mano.lifecycle import nodes
 from mano.lifecycle import waiting
 from actors.flm import FunctionLifecycleManager
 from actors.infrastructure import InfrastructureAdaptor
@@ -75,7 +76,7 @@ def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: f
     global _created_control_plane
     if not calls.actor_exists(naming.PLUGIN_MANAGER, naming.NAMESPACE):
         _created_control_plane = True  # this process brings the control plane up: it is its to stop
-    where = scheduling.control_plane(settings)
+    where = nodes.control_plane(settings)
     deadline = time.monotonic() + timeout_s
     handles: dict[str, Any] = {}
     waiting_for = list(SINGLETONS)
@@ -116,7 +117,7 @@ def _with_published_store(settings: Settings) -> Settings:
         others = sum(1 for node in ray.nodes() if node.get("Alive") and node.get("NodeID") != settings.store_node)
         if others:
             log.warning("the record store %s is a loopback address of this node: every mano actor stays on this "
-                        "node (actors/scheduling.py), the cluster's %d other node(s) run none; set MANO_STORE_BIND "
+                        "node (mano/lifecycle/nodes.py), the cluster's %d other node(s) run none; set MANO_STORE_BIND "
                         "or MANO_MONGO_URL to spread the instances", redact_url(settings.mongo_url), others)
     return settings
 

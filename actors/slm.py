@@ -34,7 +34,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
-from actors import calls, naming, scheduling, spares
+from actors import calls, naming, spares
+from mano.lifecycle import nodes
 from mano.lifecycle import waiting
 from actors.plugin import PluginActor
 from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
@@ -177,7 +178,7 @@ class ServiceLifecycleManagerActor(PluginActor):
             handle = host.handle
             self._run_on_host(op, host)
         else:
-            handle = calls.create(ServiceInstance, op.service_id, self._settings, where=scheduling.instances(self._settings),
+            handle = calls.create(ServiceInstance, op.service_id, self._settings, where=nodes.instances(self._settings),
                                   name=naming.service_actor(op.service_id),
                                   namespace=naming.NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1)
             calls.tell(handle, "run", op.id)
@@ -233,7 +234,7 @@ class ServiceLifecycleManagerActor(PluginActor):
     # --- pre-started hosts ---------------------------------------------------------------
     def _create_host(self, name: str) -> Any:
         # Restarted by Ray after a crash, a host resumes the service whose lease it held.
-        handle = calls.create(ServiceInstance, None, self._settings, True, where=scheduling.instances(self._settings), name=name,
+        handle = calls.create(ServiceInstance, None, self._settings, True, where=nodes.instances(self._settings), name=name,
                               namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
         calls.tell(handle, "pid").future().add_done_callback(lambda _done: self._host_up(name))
         return handle

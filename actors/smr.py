@@ -23,8 +23,9 @@ from typing import Any
 
 import ray
 
-from actors import calls, naming, scheduling
+from actors import calls, naming
 from actors.plugin import PluginActor
+from mano.lifecycle import nodes
 from mano.errors import ManoError
 from mano.records import SmType
 from mano.settings import Settings
@@ -96,7 +97,7 @@ class RayRunner:
         options = {"name": launch.name, "namespace": naming.NAMESPACE, "lifetime": "detached",
                    "get_if_exists": True}
         handle = calls.create(SmHost, launch.image, launch.context().model_dump(mode="json"),
-                              list(self._config.python_path), where=scheduling.sm_hosts(), **options)
+                              list(self._config.python_path), where=nodes.sm_hosts(), **options)
         try:
             info = calls.ask(handle, "ready", timeout=timeout, what=f"{launch.name}.ready")
         except ManoError as exc:

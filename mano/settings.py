@@ -24,7 +24,7 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_CONTROL_PLANE_NODE   | head                                         | where the plugin actors run on a Ray      |
 |                           |                                              | cluster: head (its head node) or any      |
 |                           |                                              | (where Ray schedules them); instances are |
-|                           |                                              | spread over the nodes (actors/scheduling) |
+|                           |                                              | spread over the nodes (mano/lifecycle/nodes) |
 | MANO_DEFAULT_VIM          | emulated                                     | VIM driver: emulated or docker            |
 | MANO_TOPOLOGY             | (unset: packaged 3-PoP topology)             | topology YAML for the emulated VIM        |
 | MANO_IDLE_PASSIVATE_S     | 30                                           | idle seconds before an instance passivates|
@@ -97,7 +97,7 @@ class Settings:
     exchange: str = "son-kernel"
     exchange_durable: bool = False  # SONATA declares son-kernel non-durable; both sides must agree
     ray_address: str | None = None
-    control_plane_node: str = "head"  # "head" | "any" (actors/scheduling.py)
+    control_plane_node: str = "head"  # "head" | "any" (mano/lifecycle/nodes.py)
     default_vim: str = "emulated"
     topology: Path | None = None
     idle_passivate_s: float = 30.0

@@ -16,9 +16,10 @@ from typing import Any, Mapping
 
 import ray
 
-from actors import calls, handles, naming, scheduling
+from actors import calls, handles, naming
 from actors.runtime import init_ray
 from actors.plugin import PluginActor
+from mano.lifecycle import nodes
 from mano.gateway import northbound as nb
 from mano.gateway.core import GatewayCore, Inbound, Settle
 from mano.messaging.bus import Bus
@@ -157,7 +158,7 @@ class Gateway(PluginActor):
 def start_gateway(settings: Settings, *, timeout_s: float = 60.0) -> Any:
     """Start (or find) the AMQP gateway actor; needs the broker at ``settings.broker_url``."""
     init_ray(settings)
-    gateway = calls.create(Gateway, settings, where=scheduling.control_plane(settings), name=naming.GATEWAY,
+    gateway = calls.create(Gateway, settings, where=nodes.control_plane(settings), name=naming.GATEWAY,
                            namespace=naming.NAMESPACE, lifetime="detached", get_if_exists=True)
     calls.ask(gateway, "ping", timeout=timeout_s, what="gateway start")
     return gateway
