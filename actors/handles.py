@@ -91,6 +91,16 @@ class PlacementPlugin(_Named):
         return self._call("place", request)
 
 
+class PlacementExecutive(_Named):
+    """Placement for callers without a port of their own (SONATA's placement topic): the
+    Placement plugin, or first fit when it does not answer in time."""
+
+    actor = naming.PLACEMENT_EXECUTIVE
+
+    def place(self, request: PlacementRequest) -> PlacementOutcome:
+        return self._call("place", request)
+
+
 class Gateway(_Named):
     actor = naming.GATEWAY
 

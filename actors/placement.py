@@ -85,11 +85,17 @@ class PlacementPlugin(PluginActor):
 
         An engine failure other than a proven infeasibility (a solver error, a search that
         found nothing in time) falls back to first fit, recorded with the reason.
+
+        A question (``request.question``, SONATA's placement topic) is placed on the asker's own
+        WAN links and reserves nothing; it still sees the reservations pending on PoPs of the
+        same uuid, capacity mano has promised that the asker's usage figures cannot show yet.
         """
         with self._lock:
             reserved = self._pending.ids()
             settled = handles.InfrastructureAdaptor(timeout=30).settled(reserved) if reserved else ()
-            adjusted = dataclasses.replace(self._pending.apply(request, settled), links=self._wan_links())
+            adjusted = self._pending.apply(request, settled)
+            if not request.question:
+                adjusted = dataclasses.replace(adjusted, links=self._wan_links())
             map_fn = ray_map if self._fans_out(len(request.pops)) else map
             try:
                 outcome = place_request(adjusted, solver=self._solver, map_fn=map_fn, exact_runner=ray_exact_runner,
@@ -99,7 +105,8 @@ class PlacementPlugin(PluginActor):
             except PlacementError as exc:
                 log.warning("placement engine failed for %s (%s): first fit", request.service_id, exc)
                 outcome = first_fit_outcome(adjusted, f"placement engine failed: {exc}")
-            self._pending.add(request, outcome.mapping)
+            if not request.question:
+                self._pending.add(request, outcome.mapping)
             return outcome
 
 

@@ -5,7 +5,9 @@ plain :class:`~mano.gateway.core.GatewayCore`. Northbound topics are consumed fr
 named queues with manual acks, so a request published while the gateway is down waits in
 RabbitMQ, and one whose admission failed for a passing reason is requeued. A watcher thread
 sends the final READY/ERROR replies as operations end. Plugin-manager topics let external
-plugins register and heartbeat; status broadcasts and lifecycle commands go back out.
+plugins register and heartbeat; status broadcasts and lifecycle commands go back out. SONATA's
+placement topic (``mano.service.place``) is answered by the placement executive
+(:mod:`mano.gateway.placement_topic`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from actors.runtime import init_ray
 from actors.plugin import PluginActor
 from mano.lifecycle import nodes
 from mano.gateway import northbound as nb
+from mano.gateway import placement_topic
 from mano.gateway.core import GatewayCore, Inbound, Settle
 from mano.messaging.bus import Bus
 from mano.messaging.envelope import Message, encode_json_body
@@ -55,6 +58,15 @@ class Gateway(PluginActor):
         self.bus.subscribe(f"{PM_TOPIC}.deregister", self._on_deregister, ignore_own=True, timeout=30)
         self.bus.subscribe(f"{PM_TOPIC}.*.heartbeat", self._on_heartbeat, ignore_own=True, timeout=30)
         self.bus.subscribe("son.monitoring", self._on_alert, ignore_own=True, timeout=30)
+        # The executive waits for the plugin twice at most (one retry), then answers by first fit.
+        self._placement = handles.PlacementExecutive(timeout=2 * settings.placement_timeout_s + 30, retries=1)
+        # A named queue: gateway replicas share it (one answer per question), and a restarted
+        # gateway consumes the same one instead of leaving an orphan queue behind. Not durable: a
+        # question waiting out a gateway restart is still answered, none survives a broker restart
+        # (its asker gave up long before).
+        place_queue = f"{queue_prefix}.{placement_topic.PLACE}"
+        self.bus.subscribe(placement_topic.PLACE, self._on_place, queue=place_queue,
+                           ignore_own=True, kind="requests", concurrency=4, on_malformed="deliver", timeout=30)
         try:
             self.core.adopt_legacy_replies()
         except Exception:  # noqa: BLE001 - the store away now: those replies wait for the next start
@@ -137,6 +149,21 @@ class Gateway(PluginActor):
     def send_lifecycle(self, plugin_id: str, command: str) -> None:
         """A start/pause/stop command for a plugin that lives outside Ray (registered over AMQP)."""
         self.bus.publish(f"{PM_TOPIC}.{plugin_id}.lifecycle.{command}", encode_json_body({})).result(timeout=10)
+
+    # --- placement (SONATA's mano.service.place) --------------------------------------------
+    def _on_place(self, message: Message, _delivery: Any) -> None:
+        inbound = Inbound(topic=message.topic, body=message.body, correlation_id=message.correlation_id,
+                          malformed=str(message.error) if message.error is not None else None)
+        try:
+            body = placement_topic.answer(inbound, self._placement.place,
+                                          default_policy=self._settings.placement_policy)
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the consumer; the asker gets the reason
+            log.exception("placement request %s failed", message.correlation_id)
+            body = placement_topic.error_reply(
+                f"internal error in mano's gateway: {type(exc).__name__}: {exc}")
+        if body.get("error"):
+            log.info("placement request %s refused: %s", message.correlation_id, str(body["error"])[:300])
+        self.bus.reply(message, body)
 
     # --- monitoring ------------------------------------------------------------------------
     def _on_alert(self, message: Message, _delivery: Any) -> None:

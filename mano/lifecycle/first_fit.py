@@ -20,8 +20,9 @@ def first_fit_outcome(request: PlacementRequest, fallback: str | None = None) ->
 
 
 def first_fit(request: PlacementRequest) -> dict[str, str]:
+    # Blacklisted by uuid (SONATA's placement plugin), name or city (its tests), as the engine reads it.
     free = {p.vim_uuid: [p.cores_free, p.memory_free] for p in request.pops
-            if p.name not in request.blacklist and p.city not in request.blacklist}
+            if not {p.vim_uuid, p.name, p.city} & set(request.blacklist)}
     if not free:
         raise InfeasiblePlacementError("no PoP is available (all blacklisted or none attached)")
     mapping: dict[str, str] = {}

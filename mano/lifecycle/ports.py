@@ -66,13 +66,17 @@ class PlacementRequest:
     units: tuple[PlacementUnit, ...]
     pops: tuple[Pop, ...]
     pinned: Mapping[str, str] = dataclasses.field(default_factory=dict)  # instance id -> pop
-    blacklist: tuple[str, ...] = ()   # PoP names or cities the customer refuses
+    blacklist: tuple[str, ...] = ()   # PoP uuids, names or cities the customer refuses
     policy: str = "load balanced"
     policy_list: tuple[str, ...] = ()  # priority policy: PoP names or uuids, most preferred first
     weights: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"operator": 1.0, "developer": 0.0})
     ingresses: tuple[Mapping[str, Any], ...] = ()  # [{location, nap}]: where traffic enters (proximity)
     egresses: tuple[Mapping[str, Any], ...] = ()
     links: tuple[WanLink, ...] = ()  # the WAN between the PoPs (the Placement plugin adds the IA's)
+    # A question, not a deployment (SONATA's placement topic): the asker sent its own PoPs and
+    # WAN and deploys the answer elsewhere, so the Placement plugin keeps the request's links
+    # and reserves nothing for it (mano would never see those instances settle).
+    question: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

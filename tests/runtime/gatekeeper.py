@@ -15,11 +15,12 @@ import yaml
 
 TOPICS = ("service.instances.create", "service.instance.terminate", "service.instance.scale",
           "service.instance.migrate", "service.instance.reconfigure")
+PLACE = "mano.service.place"  # SONATA's placement topic, which the gateway serves too
 
 
 class Gatekeeper:
-    def __init__(self, url: str, exchange: str, *, durable: bool = False):
-        self.url, self.exchange, self.durable = url, exchange, durable
+    def __init__(self, url: str, exchange: str, *, durable: bool = False, topics: tuple[str, ...] = TOPICS):
+        self.url, self.exchange, self.durable, self.topics = url, exchange, durable, topics
         self.replies: dict[str, list[dict]] = defaultdict(list)
         self.uncorrelated: list[dict] = []
         self._lock = threading.Condition()
@@ -42,7 +43,7 @@ class Gatekeeper:
             try:
                 conn, ch = self._channel()
                 ch.queue_declare(self._queue, durable=True)
-                for topic in TOPICS:
+                for topic in self.topics:
                     ch.queue_bind(self._queue, self.exchange, routing_key=topic)
                 self._ready.set()
                 for method, props, body in ch.consume(self._queue, inactivity_timeout=0.2):
@@ -111,10 +112,10 @@ class Gatekeeper:
 
 
 def remove_gateway_exchange(url: str, exchange: str) -> None:
-    """Delete a test gateway's durable northbound queues and its exchange."""
+    """Delete a test gateway's named queues (northbound and placement) and its exchange."""
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
-    for topic in TOPICS:
+    for topic in (*TOPICS, PLACE):
         ch.queue_delete(f"mano.gateway.{exchange}.{topic}")
     ch.exchange_delete(exchange)
     conn.close()

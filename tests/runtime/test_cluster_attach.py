@@ -156,7 +156,7 @@ def test_a_script_that_brought_the_control_plane_up_on_a_cluster_takes_it_down_a
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory, mongo_url):
     """``mano up --gateway`` on an embedded Ray, its token in a file of the test's own."""
-    from mano.gateway import northbound
+    from mano.gateway import northbound, placement_topic
     from mano.messaging.testing import ensure_broker
 
     home = tmp_path_factory.mktemp("daemon-home")
@@ -174,7 +174,7 @@ def daemon(tmp_path_factory, mongo_url):
         import pika
         connection = pika.BlockingConnection(pika.URLParameters(broker_url))
         channel = connection.channel()
-        for topic in northbound.NORTHBOUND_TOPICS:
+        for topic in (*northbound.NORTHBOUND_TOPICS, placement_topic.PLACE):
             channel.queue_delete(f"mano.gateway.{exchange}.{topic}")
         channel.exchange_delete(exchange)
         connection.close()

@@ -13,11 +13,16 @@ from hypothesis import strategies as st
 from mano.descriptors import load_nsd, load_vnfd
 from mano.errors import DescriptorError, MessagingError
 from mano.gateway import northbound as nb
+from mano.gateway import placement_topic as pt
+from mano.gateway.core import Inbound
+from mano.lifecycle.sonata_placement import place_request
 from mano.messaging.envelope import decode_body
 from paths import EXAMPLES, SONATA
+from sonata_place_requests import case, request_of
 
 VNFD = yaml.safe_load((EXAMPLES / "sonata-demo" / "firewall-vnfd.yml").read_text())
 NSD = yaml.safe_load((SONATA / "placement" / "nsd_10.yml").read_text())
+PLACEMENT_REQUEST = request_of(case(12))[0]  # mano.service.place, as SONATA's SLM writes it
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=20))
@@ -97,3 +102,13 @@ def test_any_northbound_body_parses_or_gets_an_error_text(topic, body):
         assert str(exc)
     else:
         assert request.op_type is not None
+
+
+@FUZZ
+@given(mutated(PLACEMENT_REQUEST))
+def test_any_mutated_placement_request_gets_a_mapping_or_an_error_text(body):
+    reply = pt.answer(Inbound(pt.PLACE, body, "corr"), place_request)
+    if reply["error"] is None:
+        assert set(reply["mapping"]["du"]) == {f["id"] for f in body["functions"]}
+    else:
+        assert isinstance(reply["error"], str) and reply["error"] and reply["mapping"] == {}

@@ -57,3 +57,5 @@ def test_the_gateway_only_acts_on_requests():
     gateway = (REPO / "mano" / "gateway" / "actor.py").read_text()
     northbound = re.search(r"for topic in nb\.NORTHBOUND_TOPICS:(.*?)\n        self\.bus\.subscribe\(f\"\{PM", gateway, re.S)
     assert northbound and 'kind="requests"' in northbound.group(1) and "ignore_own=True" in northbound.group(1)
+    place = re.search(r"self\.bus\.subscribe\(placement_topic\.PLACE,(.*?)\)\n", gateway, re.S)
+    assert place and 'kind="requests"' in place.group(1) and "ignore_own=True" in place.group(1)

@@ -82,6 +82,8 @@ def test_first_fit_respects_capacity_pins_and_blacklist():
     pinned = first_fit(PlacementRequest("s", pkg.nsd.to_dict(), units, pops, pinned={"vnf_firewall": "b"}))
     assert pinned["vnf_firewall"] == "b"
     assert set(first_fit(PlacementRequest("s", pkg.nsd.to_dict(), units, pops, blacklist=("Athens",))).values()) == {"b"}
+    # by uuid too, as SONATA's placement plugin reads it (and the engine does)
+    assert set(first_fit(PlacementRequest("s", pkg.nsd.to_dict(), units, pops, blacklist=("a",))).values()) == {"b"}
     with pytest.raises(InfeasiblePlacementError, match="no PoP is available"):
         first_fit(PlacementRequest("s", pkg.nsd.to_dict(), units, pops, blacklist=("Athens", "B")))
 
