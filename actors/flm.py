@@ -25,7 +25,7 @@ from mano.store.client import connect
 
 
 @ray.remote(num_cpus=0, max_concurrency=64, max_restarts=-1)
-class FunctionLifecycleManager(PluginActor):
+class FunctionLifecycleManager(spares.SparePoolMethods, PluginActor):
     plugin_name = naming.FLM
     plugin_description = "Function lifecycle: deploy, start, stop, configure, heal, remove VNF instances"
 
@@ -54,17 +54,6 @@ class FunctionLifecycleManager(PluginActor):
         """New VNFs about to be deployed get the ready pre-started hosts, one each."""
         for vnf_instance_id, host in zip(vnf_instance_ids, self.spares.take_up_to(len(vnf_instance_ids))):
             self._hosted.assign(vnf_instance_id, host)
-
-    def spare_ids(self) -> list[str]:
-        """The names of the pre-started hosts ready now."""
-        return self.spares.names()
-
-    def fill_spares(self) -> list[str]:
-        """Fill the pool of pre-started hosts now, whatever the CPU load, and return their names:
-        warming the runtime before a known burst. The automatic refill waits for idle CPUs, which
-        a machine shared with a busy neighbour may not have for a long time (work then runs here, warm)."""
-        self.spares.fill()
-        return self.spares.names()
 
     def drain_spares(self) -> list[str]:
         """Give every ready pre-started host back unused (they passivate), as a burst that took

@@ -56,7 +56,7 @@ from mano.store.client import connect
 log = logging.getLogger(__name__)
 
 @ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1, concurrency_groups={"requests": 64, "waiters": 64})
-class ServiceLifecycleManagerActor(PluginActor):
+class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
     plugin_name = naming.SLM
     plugin_description = "Service lifecycle: instantiate, terminate, scale, heal"
 
@@ -243,17 +243,6 @@ class ServiceLifecycleManagerActor(PluginActor):
         """A host answered: a request that takes it need not ask whether it is up."""
         with self._spares_lock:
             self._spares_up.add(name)
-
-    def spare_ids(self) -> list[str]:
-        """The names of the pre-started hosts ready now."""
-        return self.spares.names()
-
-    def fill_spares(self) -> list[str]:
-        """Fill the pool of pre-started hosts now, whatever the CPU load, and return their names:
-        warming the runtime before a known burst. The automatic refill waits for idle CPUs, which
-        a machine shared with a busy neighbour may not have for a long time (work then runs here, warm)."""
-        self.spares.fill()
-        return self.spares.names()
 
     # --- recovery ----------------------------------------------------------------------
     def _recovery_loop(self, period_s: float) -> None:

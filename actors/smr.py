@@ -27,12 +27,10 @@ from actors import calls, naming
 from actors.plugin import PluginActor
 from mano.lifecycle import nodes
 from mano.errors import ManoError
-from mano.records import SmType
 from mano.settings import Settings
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind
-from mano.lifecycle.sm_port import DEFAULT_TIMEOUT_S, SmOutcome
-from mano.sm.registry import RegistryCore
+from mano.sm.registry import RegistryCore, RegistryPort
 from mano.sm.runner import (
     LazyRunner,
     Runner,
@@ -172,7 +170,7 @@ def _container_runner(settings: Settings, config: SmrConfig) -> Runner:
 
 
 @ray.remote(num_cpus=0, max_concurrency=32, max_restarts=-1)
-class SpecificManagerRegistry(PluginActor):
+class SpecificManagerRegistry(RegistryPort, PluginActor):
     plugin_name = naming.SMR
     plugin_description = "Specific manager registry: SSMs/FSMs in-Ray or in containers"
 
@@ -190,30 +188,7 @@ class SpecificManagerRegistry(PluginActor):
         if self._config.reconcile_period_s > 0:
             threading.Thread(target=self._reconcile_loop, name="smr-reconcile", daemon=True).start()
 
-    # --- the port --------------------------------------------------------------------------
-    def onboard(self, service_id: str, nsd: dict, vnfds: dict[str, dict]) -> list[dict]:
-        return self.core.onboard(service_id, nsd, vnfds)
-
-    def terminate(self, service_id: str) -> None:
-        self.core.terminate(service_id)
-
-    def ssm(self, service_id: str, kind: str, payload: dict, timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
-        return self.core.call(service_id, SmType.SSM, kind, payload, timeout=timeout)
-
-    def fsm(self, service_id: str, vnf_id: str, kind: str, payload: dict,
-            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
-        return self.core.call(service_id, SmType.FSM, kind, payload, vnf_id=vnf_id, timeout=timeout)
-
-    def update(self, service_id: str, sm_id: str, image: str) -> dict:
-        return self.core.update(service_id, sm_id, image)
-
-    # --- inspection and clean-up -------------------------------------------------------------
-    def records(self, service_id: str) -> list[dict]:
-        return self.core.records(service_id)
-
-    def reconcile(self) -> dict[str, list[str]]:
-        return self.core.reconcile()
-
+    # --- inspection and clean-up: the port's methods are RegistryPort's, over this core ------
     def shutdown(self) -> None:
         """Close the container runner's gate, firewall rule and bus (SMs keep running; a new
         SMR finds them by name). Call before killing the actor for a clean exit."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from mano.lifecycle.host_pool import HostedInstances, is_host_name
+from mano.lifecycle.host_pool import HostedInstances, HostPool, is_host_name
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +73,21 @@ def stop_unclaimed(kind: str, *, timeout_s: float = 5.0) -> list[str]:
     if stopped:
         log.info("stopped %d waiting %s hosts left by a previous run", len(stopped), kind)
     return stopped
+
+
+class SparePoolMethods:
+    """The methods a manager with a pool of pre-started hosts (``self.spares``, a
+    :class:`~mano.lifecycle.host_pool.HostPool`) offers: the SLM's and the FLM's."""
+
+    spares: HostPool
+
+    def spare_ids(self) -> list[str]:
+        """The names of the pre-started hosts ready now."""
+        return self.spares.names()
+
+    def fill_spares(self) -> list[str]:
+        """Fill the pool of pre-started hosts now, whatever the CPU load, and return their names:
+        warming the runtime before a known burst. The automatic refill waits for idle CPUs, which
+        a machine shared with a busy neighbour may not have for a long time (work then runs here, warm)."""
+        self.spares.fill()
+        return self.spares.names()

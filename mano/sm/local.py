@@ -14,11 +14,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from mano.records import SmType
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind
-from mano.lifecycle.sm_port import DEFAULT_TIMEOUT_S, SmOutcome
-from mano.sm.registry import RegistryCore
+from mano.sm.registry import RegistryCore, RegistryPort
 from mano.sm.runner import Runner, SmCallTimeout, SmInstanceName, SmLaunch, SmStartError, SmUnavailable
 from ssm.runtime import PING, SmLoadError, SmRuntime
 
@@ -77,7 +75,7 @@ class InProcessRunner:
             threading.Thread(target=runtime.stop, daemon=True).start()  # on_stop may block
 
 
-class LocalSpecificManagers:
+class LocalSpecificManagers(RegistryPort):
     """The :class:`~mano.lifecycle.sm_port.SpecificManagers` port, in process (see the module doc).
 
     Args:
@@ -92,28 +90,3 @@ class LocalSpecificManagers:
         self.runners: dict[RunnerKind, Runner] = {RunnerKind.PYTHON: InProcessRunner(config)}
         self.runners.update(runners or {})
         self.core = RegistryCore(store, self.runners, config)
-
-    def onboard(self, service_id: str, nsd: dict, vnfds: dict[str, dict]) -> list[dict]:
-        return self.core.onboard(service_id, nsd, vnfds)
-
-    def terminate(self, service_id: str) -> None:
-        self.core.terminate(service_id)
-
-    def ssm(self, service_id: str, kind: str, payload: dict, *,
-            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
-        return self.core.call(service_id, SmType.SSM, kind, payload, timeout=timeout)
-
-    def fsm(self, service_id: str, vnf_id: str, kind: str, payload: dict, *,
-            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
-        return self.core.call(service_id, SmType.FSM, kind, payload, vnf_id=vnf_id, timeout=timeout)
-
-    def update(self, service_id: str, sm_id: str, image: str) -> dict:
-        return self.core.update(service_id, sm_id, image)
-
-    def records(self, service_id: str) -> list[dict]:
-        """The service's SM records (not part of the port; for tests and tools)."""
-        return self.core.records(service_id)
-
-    def reconcile(self) -> dict[str, list[str]]:
-        """One clean-up pass (see :meth:`RegistryCore.reconcile`)."""
-        return self.core.reconcile()

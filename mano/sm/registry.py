@@ -37,13 +37,13 @@ from typing import Any
 from mano.records import SmStatus, SmType, SpecificManagerRecord, utcnow
 from mano.sm.config import SmrConfig
 from mano.sm.discovery import RunnerKind, SmSpec, discover, runner_kind
-from mano.lifecycle.sm_port import SmOutcome, SmUpdateError, UnknownSmError
+from mano.lifecycle.sm_port import DEFAULT_TIMEOUT_S, SmOutcome, SmUpdateError, UnknownSmError
 from mano.sm.runner import Runner, SmCallTimeout, SmInstanceName, SmLaunch, SmStartError, SmUnavailable
 from mano.sm.validation import InvalidAnswer, parse_request, validate_answer
 from mano.states import ServiceState, transition
 from ssm.runtime import PYTHON_SCHEME
 
-__all__ = ["LIVE", "SM_TRANSITIONS", "RegistryCore"]
+__all__ = ["LIVE", "SM_TRANSITIONS", "RegistryCore", "RegistryPort"]
 
 log = logging.getLogger(__name__)
 
@@ -385,3 +385,35 @@ class RegistryCore:
 
 def _new_id() -> str:
     return str(uuid.uuid4())
+
+
+class RegistryPort:
+    """The :class:`~mano.lifecycle.sm_port.SpecificManagers` port over ``self.core`` (a
+    :class:`RegistryCore`): the methods of the SMR actor and of the in-process registry
+    (``mano.sm.local.LocalSpecificManagers``), which differ only in their runners."""
+
+    core: RegistryCore
+
+    def onboard(self, service_id: str, nsd: dict, vnfds: dict[str, dict]) -> list[dict]:
+        return self.core.onboard(service_id, nsd, vnfds)
+
+    def terminate(self, service_id: str) -> None:
+        self.core.terminate(service_id)
+
+    def ssm(self, service_id: str, kind: str, payload: dict, timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
+        return self.core.call(service_id, SmType.SSM, kind, payload, timeout=timeout)
+
+    def fsm(self, service_id: str, vnf_id: str, kind: str, payload: dict,
+            timeout: float = DEFAULT_TIMEOUT_S) -> SmOutcome:
+        return self.core.call(service_id, SmType.FSM, kind, payload, vnf_id=vnf_id, timeout=timeout)
+
+    def update(self, service_id: str, sm_id: str, image: str) -> dict:
+        return self.core.update(service_id, sm_id, image)
+
+    def records(self, service_id: str) -> list[dict]:
+        """The service's SM records (not part of the port; for tests and tools)."""
+        return self.core.records(service_id)
+
+    def reconcile(self) -> dict[str, list[str]]:
+        """One clean-up pass (see :meth:`RegistryCore.reconcile`)."""
+        return self.core.reconcile()
