@@ -5,10 +5,13 @@ messages on T that carry that correlation id and an empty ``reply_to`` (the repl
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 import time
 import uuid
 from collections import defaultdict
+from typing import Any, Iterator
 
 import pika
 import yaml
@@ -119,3 +122,21 @@ def remove_gateway_exchange(url: str, exchange: str) -> None:
         ch.queue_delete(f"mano.gateway.{exchange}.{topic}")
     ch.exchange_delete(exchange)
     conn.close()
+
+
+@contextlib.contextmanager
+def own_gateway(settings: Any, prefix: str) -> Iterator[Any]:
+    """A gateway actor on an exchange of its own (``<prefix>-<hex>``, durable): the settings it
+    runs with. On exit the gateway is killed and its queues and exchange deleted."""
+    import ray
+
+    from mano.gateway.actor import start_gateway
+    from mano.messaging.testing import ensure_broker
+    ensure_broker(settings.broker_url)
+    settings = dataclasses.replace(settings, exchange=f"{prefix}-{uuid.uuid4().hex[:6]}", exchange_durable=True)
+    gateway = start_gateway(settings)
+    try:
+        yield settings
+    finally:
+        ray.kill(gateway, no_restart=True)
+        remove_gateway_exchange(settings.broker_url, settings.exchange)

@@ -1,17 +1,14 @@
 """The AMQP gateway against a real RabbitMQ: a gatekeeper that knows only SONATA's wire contract."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
-import uuid
 
 import pytest
-import ray
 import yaml
 
-from gatekeeper import Gatekeeper, remove_gateway_exchange
-from mano.messaging.testing import ensure_broker, start_broker_app, stop_broker_app
+from gatekeeper import Gatekeeper, own_gateway
+from mano.messaging.testing import start_broker_app, stop_broker_app
 from paths import EXAMPLES
 
 pytestmark = pytest.mark.integration
@@ -31,16 +28,10 @@ def demo_request(**overrides):
 
 @pytest.fixture(scope="module")
 def gk(rt):
-    ensure_broker(rt.settings.broker_url)
-    from mano.gateway.actor import start_gateway
-    settings = dataclasses.replace(rt.settings, exchange=f"son-kernel-test-{uuid.uuid4().hex[:6]}",
-                                   exchange_durable=True)
-    gateway = start_gateway(settings)
-    keeper = Gatekeeper(settings.broker_url, settings.exchange, durable=True)
-    yield keeper
-    keeper.close()
-    ray.kill(gateway, no_restart=True)
-    remove_gateway_exchange(settings.broker_url, settings.exchange)
+    with own_gateway(rt.settings, "son-kernel-test") as settings:
+        keeper = Gatekeeper(settings.broker_url, settings.exchange, durable=True)
+        yield keeper
+        keeper.close()
 
 
 def test_instantiate_scale_terminate_over_amqp(gk, rt):

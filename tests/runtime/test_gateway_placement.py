@@ -3,14 +3,10 @@ SONATA's wire contract asks ``mano.service.place`` as SONATA's SLM does (``reply
 a fresh correlation id, a YAML body) and reads the reply on the same topic."""
 from __future__ import annotations
 
-import dataclasses
-import uuid
 
 import pytest
-import ray
 
-from gatekeeper import PLACE, Gatekeeper, remove_gateway_exchange
-from mano.messaging.testing import ensure_broker
+from gatekeeper import PLACE, Gatekeeper, own_gateway
 from sonata_place_requests import case, request_of
 
 pytestmark = pytest.mark.integration
@@ -19,16 +15,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def slm(rt):
     """A SONATA SLM's side of the topic, on a gateway of its own exchange."""
-    ensure_broker(rt.settings.broker_url)
-    from mano.gateway.actor import start_gateway
-    settings = dataclasses.replace(rt.settings, exchange=f"son-kernel-place-{uuid.uuid4().hex[:6]}",
-                                   exchange_durable=True)
-    gateway = start_gateway(settings)
-    asker = Gatekeeper(settings.broker_url, settings.exchange, durable=True, topics=(PLACE,))
-    yield asker
-    asker.close()
-    ray.kill(gateway, no_restart=True)
-    remove_gateway_exchange(settings.broker_url, settings.exchange)
+    with own_gateway(rt.settings, "son-kernel-place") as settings:
+        asker = Gatekeeper(settings.broker_url, settings.exchange, durable=True, topics=(PLACE,))
+        yield asker
+        asker.close()
 
 
 def placed(slm, body) -> dict:

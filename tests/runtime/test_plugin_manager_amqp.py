@@ -4,7 +4,6 @@ built on SONATA's plugin base class (son-mano-base ``ManoBasePlugin``): JSON bod
 READY heartbeats until it is sent ``lifecycle.start``, then RUNNING; deregistration removes it."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -12,10 +11,8 @@ import uuid
 
 import pika
 import pytest
-import ray
 
-from gatekeeper import remove_gateway_exchange
-from mano.messaging.testing import ensure_broker
+from gatekeeper import own_gateway
 
 pytestmark = pytest.mark.integration
 PM = "platform.management.plugin"
@@ -131,13 +128,8 @@ class SonataPlugin:
 
 @pytest.fixture(scope="module")
 def bus(rt):
-    ensure_broker(rt.settings.broker_url)
-    from mano.gateway.actor import start_gateway
-    settings = dataclasses.replace(rt.settings, exchange=f"son-kernel-pm-{uuid.uuid4().hex[:6]}", exchange_durable=True)
-    gateway = start_gateway(settings)
-    yield settings
-    ray.kill(gateway, no_restart=True)
-    remove_gateway_exchange(settings.broker_url, settings.exchange)
+    with own_gateway(rt.settings, "son-kernel-pm") as settings:
+        yield settings
 
 
 def test_a_sonata_plugin_registers_is_started_commanded_and_deregistered(bus, rt):
