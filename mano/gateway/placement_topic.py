@@ -64,6 +64,7 @@ from mano.descriptors.models import Nsd, Vnfd
 from mano.errors import DescriptorError, InfeasiblePlacementError, ManoError, PlacementError
 from mano.gateway.core import Inbound
 from mano.gateway.northbound import NO_CORRELATION_ID
+from mano.lifecycle.placement_preferences import Endpoint
 from mano.lifecycle.ports import PlacementOutcome, PlacementRequest, PlacementUnit
 from mano.lifecycle.vim_port import Pop, WanLink
 from mano.vim.topology import load_infrastructure
@@ -96,8 +97,9 @@ class _Topology(_Model):
 
 
 class _Nap(_Model):
-    ingresses: list[dict[str, Any]] | None = None
-    egresses: list[dict[str, Any]] | None = None
+    # The endpoints the gatekeeper path checks too (a location each): proximity needs it.
+    ingresses: list[Endpoint] | None = None
+    egresses: list[Endpoint] | None = None
 
 
 class _FunctionPin(_Model):
@@ -175,7 +177,8 @@ def parse(body: Any, *, default_policy: str = "load balanced") -> PlacementQuest
     request = PlacementRequest(
         service_id=message.serv_id, nsd=message.nsd, units=units, pops=pops, pinned=pinned,
         blacklist=blacklist, policy=policy, policy_list=policy_list, weights=weights,
-        ingresses=tuple(nap.ingresses or ()), egresses=tuple(nap.egresses or ()), links=links,
+        ingresses=tuple(e.model_dump() for e in nap.ingresses or ()),
+        egresses=tuple(e.model_dump() for e in nap.egresses or ()), links=links,
         question=True) if units else None
     return PlacementQuestion(request, tuple(f.id for f in message.functions), vnf_ids, deployed,
                              tuple(link.to_dict() for link in nsd.virtual_links))

@@ -153,6 +153,7 @@ def _too_small(body):
     (_bad(_set(["functions", 0, "vnfd"], KeyError)), "functions[0].vnfd: required field is missing"),
     (_bad(_set(["nsd"], "an NSD")), "nsd: Input should be a valid dictionary (got 'an NSD')"),
     (_bad(_set(["nsd", "vendor"], KeyError)), "nsd: vendor: required field is missing"),
+    (_bad(_set(["nap"], {"ingresses": [{"nap": "10.100.10.0/24"}]})), "nap.ingresses[0].location: required field"),
     (_bad(_set(["operator_policies"], "load balanced")), "Operator policies are not a dictionary"),
     (_bad(_set(["customer_policies"], ["Aveiro"])), "Customer policies are not a dictionary"),
     (_bad(_set(["topology"], KeyError)), "No attached VIMs"),
