@@ -77,6 +77,9 @@ class InfrastructureAdaptor(_Named):
     def settled(self, vnf_instance_ids: Sequence[str]) -> set[str]:
         return self._call("settled", list(vnf_instance_ids))
 
+    def pops_and_settled(self, vim: str, vnf_instance_ids: Sequence[str]) -> tuple[list[Pop], set[str]]:
+        return self._call("pops_and_settled", vim, list(vnf_instance_ids))
+
     def stats(self, vim: str, vnf_instance_id: str) -> dict[str, float]:
         return self._call("stats", vim, vnf_instance_id)
 

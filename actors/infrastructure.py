@@ -100,6 +100,10 @@ class InfrastructureAdaptor(PluginActor):
         """Of these VNF instances, those deployed or removed (placement retires their reservations)."""
         return self.vim.settled(vnf_instance_ids)
 
+    def pops_and_settled(self, vim: str, vnf_instance_ids: Sequence[str]) -> tuple[list[Pop], set[str]]:
+        """What the Placement plugin needs of a placement on ``vim``, in one call."""
+        return self.list_pops(vim), (self.settled(vnf_instance_ids) if vnf_instance_ids else set())
+
     def stats(self, vim: str, vnf_instance_id: str) -> dict[str, float]:
         return self._driver(vim).stats(vnf_instance_id)
 

@@ -92,7 +92,12 @@ class PlacementPlugin(PluginActor):
         """
         with self._lock:
             reserved = self._pending.ids()
-            settled = handles.InfrastructureAdaptor(timeout=30).settled(reserved) if reserved else ()
+            ia = handles.InfrastructureAdaptor(timeout=30)
+            if not request.pops and not request.question:  # sent none (``reads_pops``): the VIM's, read here
+                pops, settled = ia.pops_and_settled(request.vim or self._settings.default_vim, reserved)
+                request = dataclasses.replace(request, pops=tuple(pops))
+            else:
+                settled = ia.settled(reserved) if reserved else set()
             adjusted = self._pending.apply(request, settled)
             if not request.question:
                 adjusted = dataclasses.replace(adjusted, links=self._wan_links())

@@ -5,6 +5,7 @@ by name on each call, so a restarted actor is found again.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any, Sequence
@@ -93,8 +94,11 @@ class RayPlacement:
     fewer per placement, with the executive's fallback. The executive stays the entry for other
     callers (``actors.placement``)."""
 
+    reads_pops = True  # the plugin reads the PoPs with the reservations it retires: one call
+
     def __init__(self, settings: Settings):
         self._plugin = calls.named(naming.PLACEMENT)
+        self._settings = settings
         self._timeout = settings.placement_timeout_s
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
@@ -103,4 +107,7 @@ class RayPlacement:
                               what="placement.place")
         except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:  # ValueError: no such actor
             log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
+            if not request.pops:
+                pops = RayInfrastructure(self._settings).list_pops(request.vim or self._settings.default_vim)
+                request = dataclasses.replace(request, pops=tuple(pops))
             return first_fit_outcome(request, f"placement plugin did not answer: {exc}")

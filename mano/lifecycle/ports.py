@@ -33,6 +33,9 @@ class FunctionDeployment:
     pop: str
     networks: Mapping[str, str] = dataclasses.field(default_factory=dict)  # VNF cp -> network id
     vim: str = "emulated"
+    # Start it once deployed, in the same call: the workflow would start it next with nothing in
+    # between (no start FSM, no reordered schedule), so a second call per VNF would buy nothing.
+    start: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vnfd", _typed(self.vnfd))
@@ -77,6 +80,10 @@ class PlacementRequest:
     # WAN and deploys the answer elsewhere, so the Placement plugin keeps the request's links
     # and reserves nothing for it (mano would never see those instances settle).
     question: bool = False
+    # The VIM whose PoPs ``pops`` are. A port that ``reads_pops`` is sent no PoPs (``pops`` empty)
+    # and reads them of this VIM itself: the Placement plugin asks the infrastructure adaptor for
+    # them together with the reservations it retires, one call where the service made another.
+    vim: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +137,9 @@ class Infrastructure(Protocol):
 
 
 class Placement(Protocol):
+    """``reads_pops`` (optional, default False): the port reads the PoPs of ``request.vim``
+    itself when ``request.pops`` is empty, so the caller need not ask for them."""
+
     def place(self, request: PlacementRequest) -> PlacementOutcome: ...
 
 

@@ -65,6 +65,7 @@ class NetworksCreated(StepResult):
 
 class VnfsDeployed(StepResult):
     vnfrs: tuple[str, ...]
+    started: tuple[str, ...] = ()  # started in the same call (FunctionDeployment.start)
 
 
 class VnfsStarted(StepResult):

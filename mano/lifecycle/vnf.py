@@ -89,9 +89,12 @@ class VnfController:
             raise UnknownInstanceError(f"no VNF instance {self.id}") from None
 
     def deploy(self, req: FunctionDeployment) -> dict[str, Any]:
+        """Deploy (and with ``req.start``, then start) the VNF; its VNFR as SONATA's."""
         with self._leased() as vnfrs:
             existing = self._current(vnfrs)
             if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
+                if req.start and existing.vnf_state == VnfState.DEPLOYED:  # a retry that stopped in between
+                    existing = self._move(vnfrs, VnfState.RUNNING, current=existing)
                 return existing.to_sonata()  # already deployed: idempotent
             deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
             vnfr = build_vnfr(req.service_id, self.id, req.vnfd, deployed, req.networks)
@@ -104,7 +107,10 @@ class VnfController:
                 # A twin call (a resumed workflow racing the original) wrote first; the VIM
                 # deployment is idempotent by instance id, so its record describes the same VNF.
                 stored = vnfrs.get(self.id)
-            return self._kept(stored).to_sonata()
+            stored = self._kept(stored)
+            if req.start and stored.vnf_state == VnfState.DEPLOYED:  # persisted as deployed first
+                stored = self._move(vnfrs, VnfState.RUNNING, current=stored)
+            return stored.to_sonata()
 
     def _move(self, vnfrs: Any, target: VnfState, *, current: VnfrRecord | None = None,
               **changes: Any) -> VnfrRecord:

@@ -149,9 +149,11 @@ class ServiceWorkflows:
             pins = dict(ctx.request.get("pinned") or {})
         ids = self.functions.new_instance_ids(len(wanted))
         units = tuple(PlacementUnit(i, vnf_id, package.vnfd(vnf_id)) for i, vnf_id in zip(ids, wanted))
+        # A placement SSM is sent the PoPs; without one, a port that reads them saves us the call.
+        port_reads = getattr(self.placement, "reads_pops", False) and not self._has_sms()
         request = PlacementRequest(
-            service_id=self.service_id, nsd=record.nsd, units=units,
-            pops=tuple(self.infrastructure.list_pops(record.vim)),
+            service_id=self.service_id, nsd=record.nsd, units=units, vim=record.vim,
+            pops=() if port_reads else tuple(self.infrastructure.list_pops(record.vim)),
             pinned={u.instance_id: pins[u.vnf_id] for u in units if u.vnf_id in pins},
             **_placement_fields(PlacementPreferences.from_request(ctx.request)))
         override = self._ssm("placement", placement_payload(request))
@@ -164,9 +166,13 @@ class ServiceWorkflows:
         return Placed(instances=instances, placement=how, **_recorded(override))
 
     # --- specific managers -------------------------------------------------------------------
+    def _has_sms(self) -> bool:
+        """The service declares specific managers and this runtime runs them."""
+        return self.sms is not None and self._declares_sms()
+
     def _ssm(self, kind: str, payload: dict[str, Any]) -> Any:
         """Ask the service's SSM of that kind; an outcome with ``used=False`` means: default."""
-        if self.sms is None or not self._declares_sms():
+        if not self._has_sms():
             return SmOutcome(used=False, reason="absent")
         return self.sms.ssm(self.service_id, kind, payload)
 
@@ -194,7 +200,7 @@ class ServiceWorkflows:
 
     def _fsm_each(self, kind: str, ids: Sequence[str]) -> dict[str, Any] | None:
         """Run the VNFs' FSMs of that kind (start/stop/...): each outcome, or None without FSMs."""
-        if self.sms is None or not self._declares_sms():
+        if not self._has_sms():
             return None
         record = self.service()
         outcomes = {}
@@ -225,12 +231,21 @@ class ServiceWorkflows:
         planned = self._planned(ctx)
         self.mutate_service(lambda s: _with_instances(s, planned, package))
         networks = self._networks()
+        start = self._start_with_deploy(ctx.operation.type)
         requests = [FunctionDeployment(service_id=self.service_id, vnf_instance_id=p.id, vnf_id=p.vnf_id,
                                        vnfd=package.vnfd(p.vnf_id), pop=p.pop, vim=record.vim,
-                                       networks=_vnf_networks(package.nsd, p.vnf_id, networks))
+                                       networks=_vnf_networks(package.nsd, p.vnf_id, networks), start=start)
                    for p in planned]
         vnfrs = self.functions.deploy(requests)
-        return VnfsDeployed(vnfrs=tuple(v["id"] for v in vnfrs))
+        return VnfsDeployed(vnfrs=tuple(v["id"] for v in vnfrs), started=tuple(p.id for p in planned) if start else ())
+
+    def _start_with_deploy(self, op_type: OperationType) -> bool:
+        """Each VNF is started by its deploy call when the start step comes right after the
+        deploy step and does nothing but start: no FSMs (a start FSM runs in between) and the
+        fixed step list (a task SSM may reorder it)."""
+        names = STEP_NAMES.get(op_type, ())
+        follows = "deploy_vnfs" in names and names[names.index("deploy_vnfs") + 1:][:1] == ("start_vnfs",)
+        return follows and not self._has_sms()
 
     def undo_deploy_vnfs(self, ctx: StepContext) -> None:
         ids = [p.id for p in self._planned(ctx)]
@@ -240,7 +255,9 @@ class ServiceWorkflows:
     def start_vnfs(self, ctx: StepContext) -> VnfsStarted:
         ids = [p.id for p in self._planned(ctx)]
         fsm = self._fsm_each("start", ids)
-        self.functions.start(self._actions(ids))
+        started_by_deploy = set(ctx.result("deploy_vnfs", VnfsDeployed).started)
+        if [i for i in ids if i not in started_by_deploy]:
+            self.functions.start(self._actions([i for i in ids if i not in started_by_deploy]))
         return VnfsStarted(started=tuple(ids), fsm=fsm)
 
     def configure_vnfs(self, ctx: StepContext) -> VnfsConfigured:
@@ -258,7 +275,10 @@ class ServiceWorkflows:
         actions = [FunctionAction(self.service_id, f["instance_id"], {
             "networks": self._networks(), **payload,
             **(per_vnf.get(f["instance_id"]) or per_vnf.get(f["vnf_id"]) or {})}) for f in functions]
-        self.functions.configure(actions)
+        # A service without specific managers has nothing to send its new VNFs (no configure SSM,
+        # no operator payload): this operation deployed and started them, so the call is skipped.
+        if self._has_sms() or ctx.operation.type == OperationType.RECONFIGURE:
+            self.functions.configure(actions)
         return VnfsConfigured(configured=tuple(ids), config=per_vnf or None, **_recorded(override))
 
     def store_records(self, ctx: StepContext) -> RecordsStored:

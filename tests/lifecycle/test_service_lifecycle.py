@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import pytest
 
+import dataclasses
+
+from mano.descriptors import load_service
 from mano.errors import AlreadyTerminatedError, InstanceBusyError, LifecycleError, UnknownInstanceError
+from mano.lifecycle.first_fit import first_fit_outcome
+from mano.lifecycle.local import FirstFitPlacement
+from mano.lifecycle.ports import FunctionDeployment
 from mano.lifecycle.states import OperationState, OperationType, ServiceState, StepState, VnfState
+from mano.lifecycle.vnf import VnfController
 from mano.vim.emulated import FaultPlan
 
 from lifecycle_harness import Harness, small_pops
+from paths import EXAMPLES
 
 DEMO_VNFS = {"vnf_firewall", "vnf_iperf", "vnf_tcpdump"}
 
@@ -217,3 +225,72 @@ def test_the_place_step_records_which_solver_answered_and_how_well(harness, demo
     how = op.step("place").result["placement"]
     assert how["solver"] in ("exhaustive", "exact", "fast") and isinstance(how["objective"], float)
     assert how["seconds"] >= 0 and "fallback" not in how
+
+
+class _CountingPorts:
+    """Wraps a port and counts the calls made through it, by method."""
+
+    def __init__(self, port, calls, **attributes):
+        self._port, self._calls = port, calls
+        self.__dict__.update(attributes)
+
+    def __getattr__(self, name):
+        value = getattr(self._port, name)
+        if not callable(value):
+            return value
+
+        def counted(*args, **kwargs):
+            self._calls[name] = self._calls.get(name, 0) + 1
+            return value(*args, **kwargs)
+        return counted
+
+
+class _PopReadingPlacement:
+    """A Placement port that ``reads_pops``, as the Ray one does (from the same in-process VIM)."""
+
+    reads_pops = True
+
+    def __init__(self, vim):
+        self.vim, self.sent = vim, []
+
+    def place(self, request):
+        self.sent.append(request)
+        return first_fit_outcome(dataclasses.replace(request, pops=tuple(self.vim.list_pops(request.vim))))
+
+
+def test_a_plain_service_deploys_and_starts_each_vnf_in_one_call_and_sends_no_empty_configure(harness, demo, store):
+    calls: dict[str, int] = {}
+    harness.functions = _CountingPorts(harness.functions, calls)
+    vim_calls: dict[str, int] = {}
+    harness.placement = _PopReadingPlacement(harness.vim)
+    harness.vim = _CountingPorts(harness.vim, vim_calls)
+    op = harness.instantiate(demo)
+    assert op.state == OperationState.COMPLETED, op.error
+    # one batch for deploy-and-start; no start batch, no configure batch with nothing in it
+    assert {k: v for k, v in calls.items() if k != "new_instance_ids"} == {"deploy": 1}
+    assert "list_pops" not in vim_calls  # the port read the PoPs itself
+    assert harness.placement.sent[0].pops == () and harness.placement.sent[0].vim == "emulated"
+    ids = [v.id for v in store.services.get(op.service_id).vnf_instances]
+    assert {store.vnfr.get(i).vnf_state for i in ids} == {VnfState.RUNNING}
+    assert sorted(op.step("deploy_vnfs").result["started"]) == sorted(ids)
+    assert sorted(op.step("start_vnfs").result["started"]) == sorted(ids)
+    assert sorted(op.step("configure_vnfs").result["configured"]) == sorted(ids)
+    # a placement port that does not read PoPs is sent them
+    harness.placement = FirstFitPlacement()
+    assert harness.instantiate(demo).state == OperationState.COMPLETED
+    assert vim_calls["list_pops"] == 1
+
+
+def test_a_deploy_that_stopped_before_its_start_starts_when_retried(store):
+    pkg = load_service(EXAMPLES / "sonata-demo")
+    harness = Harness(store, small_pops())
+    vnfd = pkg.vnfd(pkg.nsd.network_functions[0].vnf_id)
+    request = FunctionDeployment(service_id="s-1", vnf_instance_id="v-1", vnf_id=vnfd.name, vnfd=vnfd, pop="pop-0")
+    vnf = VnfController("v-1", store, harness.vim)
+    vnf.deploy(request)  # without start: left DEPLOYED, as by a crash between the two writes
+    assert store.vnfr.get("v-1").vnf_state == VnfState.DEPLOYED
+    VnfController("v-1", store, harness.vim).deploy(dataclasses.replace(request, start=True))
+    assert store.vnfr.get("v-1").vnf_state == VnfState.RUNNING
+    VnfController("v-1", store, harness.vim).deploy(dataclasses.replace(request, start=True))  # idempotent
+    assert store.vnfr.get("v-1").vnf_state == VnfState.RUNNING
+    assert harness.vim_driver.list_pops()[0].core_used == vnfd.vcpus  # deployed once
