@@ -171,6 +171,19 @@ def named(name: str) -> Callable[[], Any]:
     return lambda: ray.get_actor(name, namespace=NAMESPACE)
 
 
+def actor_names(namespace: str) -> list[str]:
+    """The names of the live named actors in ``namespace``, on the whole cluster."""
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == namespace]
+
+
+def kill(handle: Any) -> None:
+    """Stop an actor for good (Ray does not restart it); one that is gone already is left alone."""
+    try:
+        ray.kill(handle, no_restart=True)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
+
+
 def actor_exists(name: str, namespace: str) -> bool:
     try:
         ray.get_actor(name, namespace=namespace)

@@ -12,9 +12,8 @@ from typing import Any, Sequence
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, handles, naming, spares
 from actors.plugin import PluginActor
-from actors.ports import RayInfrastructure
 from actors.vnf_instance import VnfInstance
 from mano.lifecycle import nodes
 from mano.lifecycle.functions import FunctionLifecycle
@@ -38,7 +37,7 @@ class FunctionLifecycleManager(spares.SparePoolMethods, PluginActor):
                                lambda: host_name("vnf"), refill_delay_s=settings.spare_refill_delay_s,
                                idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
         self._hosted = HostedInstances(settings.idle_passivate_s)
-        self.core = FunctionLifecycle(self._store, RayInfrastructure(settings), naming.actor_leases(self._store, settings),
+        self.core = FunctionLifecycle(self._store, handles.InfrastructureAdaptor(settings.step_timeout_s), naming.actor_leases(self._store, settings),
                                       wait_s=settings.step_timeout_s, threads=settings.flm_threads,
                                       has_actor=self._has_actor, on_actors=self._on_actors,
                                       prestarted=self._give_hosts)

@@ -1,18 +1,27 @@
-"""Typed handles on the plugin actors, for the calls that are not a lifecycle port.
+"""Typed handles on the plugin actors: every call to a plugin actor by name goes through one.
 
-The lifecycle ports (infrastructure, functions, placement as the workflows see them) are in
-:mod:`actors.ports`; everything else that calls a plugin actor by name calls it through one of
-these, so each remote method has one signature, one timeout and one label in errors. Each
-handle looks its actor up on every call (a restarted actor is found again) and goes through
-:func:`actors.calls.call` (retries while the actor restarts, mano's exceptions).
+Each remote method has one signature, one timeout and one label in errors. Each handle looks
+its actor up on every call (a restarted actor is found again) and goes through
+:func:`actors.calls.call` (retries while the actor restarts, mano's exceptions). Some are the
+lifecycle ports the workflows act through (:func:`service_ports`): the infrastructure adaptor
+is the Infrastructure and Vim ports, the FLM the Functions port, the Placement plugin the
+Placement port; the SMR's is :mod:`actors.smr_port`.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import dataclasses
+import logging
+import uuid
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from actors import calls, naming
-from mano.lifecycle.ports import PlacementOutcome, PlacementRequest
-from mano.lifecycle.vim_port import Pop, WanLink
+from actors.smr_port import RaySpecificManagers
+from mano.lifecycle.first_fit import first_fit_outcome
+from mano.lifecycle.ports import FunctionAction, FunctionDeployment, PlacementOutcome, PlacementRequest
+from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployment, WanLink
+from mano.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class _Named:
@@ -64,12 +73,25 @@ class PluginManager(_Named):
 
 
 class InfrastructureAdaptor(_Named):
-    """The infrastructure adaptor's calls outside the lifecycle ports (placement, monitoring)."""
+    """The infrastructure adaptor: the Infrastructure and Vim ports, and the calls of placement
+    and monitoring."""
 
     actor = naming.INFRASTRUCTURE
 
     def list_pops(self, vim: str) -> list[Pop]:
         return self._call("list_pops", vim)
+
+    def create_networks(self, vim: str, service_id: str, requests: Sequence[NetworkRequest]) -> list[Network]:
+        return self._call("create_networks", vim, service_id, list(requests))
+
+    def delete_networks(self, vim: str, service_id: str) -> None:
+        self._call("delete_networks", vim, service_id)
+
+    def deploy_vnf(self, vim: str, deployment: VnfDeployment) -> DeployedVnf:
+        return self._call("deploy_vnf", vim, deployment)
+
+    def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
+        self._call("remove_vnf", vim, service_id, vnf_instance_id)
 
     def wan_links(self) -> list[WanLink]:
         return self._call("wan_links")
@@ -87,11 +109,76 @@ class InfrastructureAdaptor(_Named):
         return self._call("vnf_status", vim, vnf_instance_id)
 
 
+class Flm(_Named):
+    """The Functions port over the FLM actor (which fans out to the VNF instance actors)."""
+
+    actor = naming.FLM
+
+    def deploy(self, requests: Sequence[FunctionDeployment]) -> list[dict[str, Any]]:
+        return self._call("deploy", list(requests))
+
+    def start(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("start", list(actions))
+
+    def stop(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("stop", list(actions))
+
+    def configure(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("configure", list(actions))
+
+    def remove(self, actions: Sequence[FunctionAction]) -> None:
+        self._call("remove", list(actions))
+
+    def heal(self, action: FunctionAction) -> dict[str, Any]:
+        return self._call("heal", action)
+
+    def status(self, vnf_instance_id: str) -> str:
+        return self._call("status", vnf_instance_id)
+
+    def new_instance_ids(self, count: int) -> list[str]:
+        # Ids belong to instances, not to processes: the FLM gives pre-started hosts to the
+        # VNFs it deploys, so ids are made here, without a call.
+        return [str(uuid.uuid4()) for _ in range(count)]
+
+
 class PlacementPlugin(_Named):
+    """The Placement port over the Placement plugin; first fit if it does not answer in time.
+
+    A service's place step has asked its placement SSM already (the workflow does), so the
+    executive would only forward the request: the port calls the plugin itself, one actor call
+    fewer per placement, with the executive's fallback (the executive uses this handle too)."""
+
     actor = naming.PLACEMENT
+    reads_pops = True  # the plugin reads the PoPs with the reservations it retires: one call
+
+    def __init__(self, timeout: float | None = 60.0, retries: int = 1, *, default_vim: str = "emulated"):
+        super().__init__(timeout, retries)
+        self._default_vim = default_vim
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
-        return self._call("place", request)
+        try:
+            return self._call("place", request)
+        except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:  # ValueError: no such actor
+            log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
+            if not request.pops:
+                pops = InfrastructureAdaptor(timeout=self._timeout).list_pops(request.vim or self._default_vim)
+                request = dataclasses.replace(request, pops=tuple(pops))
+            return first_fit_outcome(request, f"placement plugin did not answer: {exc}")
+
+
+class ServicePorts(NamedTuple):
+    """What a service's workflows act through (``ServiceController``'s ports)."""
+
+    functions: Flm
+    infrastructure: InfrastructureAdaptor
+    placement: PlacementPlugin
+    sms: RaySpecificManagers
+
+
+def service_ports(settings: Settings) -> ServicePorts:
+    return ServicePorts(Flm(timeout=settings.step_timeout_s), InfrastructureAdaptor(timeout=settings.step_timeout_s),
+                        PlacementPlugin(timeout=settings.placement_timeout_s, default_vim=settings.default_vim),
+                        RaySpecificManagers(settings))
 
 
 class PlacementExecutive(_Named):

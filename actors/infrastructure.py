@@ -13,14 +13,12 @@ import yaml
 
 from actors import naming
 from actors.plugin import PluginActor
-from mano.descriptors.models import ResourceRequirements
 from mano.lifecycle.local import LocalVim
 from mano.lifecycle.states import VnfState
 from mano.settings import Settings
 from mano.store.client import connect
 from mano.vim import load_infrastructure, make_driver
-from mano.lifecycle.vim_port import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VnfDeployment,
-                                     WanLink)
+from mano.lifecycle.vim_port import DeployedVnf, Network, NetworkRequest, Pop, VnfDeployment, WanLink
 from mano.vim.emulated import FaultPlan
 
 log = logging.getLogger(__name__)
@@ -49,26 +47,8 @@ class InfrastructureAdaptor(PluginActor):
         return self.vim.driver(vim)
 
     def _reconcile(self) -> None:
-        adopted = 0
-        emulated = self.vim.driver("emulated")
-        for vnfr in self._store.vnfr.find({"vim": "emulated", "vnf_state": {"$ne": VnfState.TERMINATED.value}}):
-            if vnfr.pop is None:
-                continue
-            units, deployed_units = [], []
-            for vdu in vnfr.virtual_deployment_units:
-                rr = ResourceRequirements.model_validate(vdu.get("resource_requirements") or {})
-                units.append(UnitRequest(id=vdu["id"], image=vdu.get("vm_image", ""), vcpus=rr.cpu.vcpus,
-                                         memory_gb=rr.memory.gb))
-                for vnfc in vdu.get("vnfc_instance") or []:
-                    deployed_units.append(DeployedUnit(unit_id=vdu["id"], vc_id=vnfc.get("vc_id", ""),
-                                                       vim_id=vnfr.pop, addresses={}))
-            deployment = VnfDeployment(service_id=vnfr.service_id or "", vnf_instance_id=vnfr.id,
-                                       vnf_name=vnfr.name or "", pop=vnfr.pop, units=tuple(units))
-            try:
-                emulated.adopt(vnfr.service_id or "", deployment, DeployedVnf(vnfr.id, vnfr.pop, tuple(deployed_units)))
-                adopted += 1
-            except Exception as exc:  # noqa: BLE001 - report, keep going
-                log.warning("cannot re-adopt VNF %s: %s", vnfr.id, exc)
+        live = self._store.vnfr.find({"vim": "emulated", "vnf_state": {"$ne": VnfState.TERMINATED.value}})
+        adopted = self.vim.driver("emulated").adopt_records(live)
         if adopted:
             log.info("re-adopted %d live VNFs from the records", adopted)
 

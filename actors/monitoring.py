@@ -8,26 +8,15 @@ from typing import Any
 
 import ray
 
-from actors import calls, handles, naming
+from actors import handles, naming
 from actors.plugin import PluginActor
+from actors.smr_port import RaySpecificManagers
 from mano.lifecycle.monitoring import MonitoringCore
-from mano.lifecycle.sm_payloads import monitor_payload
 from mano.lifecycle.states import OperationType
 from mano.settings import Settings
 from mano.store.client import connect
 
 log = logging.getLogger(__name__)
-
-
-
-def sdk_alert(alert: dict) -> dict:
-    """A SONATA alert (``serviceID``, ``alertname``, ...) in the SSM SDK's Alert shape."""
-    value = alert.get("value")
-    known = {"serviceID", "alertname", "name", "metric", "value", "vnf_id", "functionID", "instance_id"}
-    return {"name": str(alert.get("alertname") or alert.get("name") or "alert"),
-            "metric": alert.get("metric"), "value": value if isinstance(value, (int, float)) else None,
-            "vnf_id": alert.get("vnf_id"), "instance_id": alert.get("functionID") or alert.get("instance_id"),
-            "labels": {k: v for k, v in alert.items() if k not in known}}
 
 
 @ray.remote(num_cpus=0, max_concurrency=8, max_restarts=-1)
@@ -40,7 +29,7 @@ class Monitoring(PluginActor):
         infrastructure = handles.InfrastructureAdaptor(timeout=settings.step_timeout_s)
         self._slm = handles.Slm(timeout=30)
         self.core = MonitoringCore(self._store, stats=infrastructure.stats, status=infrastructure.vnf_status,
-                                   request=self._request, monitor_ssm=self._monitor_ssm)
+                                   request=self._request, sms=RaySpecificManagers(settings))
         self._lock = threading.Lock()
         self._start_plugin(settings)
         if settings.monitoring_period_s > 0:
@@ -48,21 +37,6 @@ class Monitoring(PluginActor):
 
     def _request(self, service_id: str, op_type: OperationType, params: dict) -> Any:
         return self._slm.request(service_id, op_type.value, params)
-
-    def _monitor_ssm(self, service_id: str, alert: dict) -> Any:
-        """Give the alert to the service's monitor SSM when the SMR runs one; None otherwise."""
-        smr = calls.lookup(naming.SMR)
-        if smr is None:
-            return None
-        outcome = calls.ask(smr, "ssm", service_id, "monitor", monitor_payload(sdk_alert(alert)), timeout=30,
-                            what="smr.ssm")
-        if not getattr(outcome, "used", False):
-            return None
-        answer = outcome.result or {}
-        if answer.get("workflow"):
-            self._request(service_id, OperationType(answer["workflow"]), dict(answer.get("params") or {}))
-            return f"{outcome.sm_id} asked for {answer['workflow']}"
-        return f"{outcome.sm_id} took no action"
 
     def _loop(self, period_s: float) -> None:
         while True:
@@ -84,6 +58,3 @@ class Monitoring(PluginActor):
 
     def metrics(self) -> dict[str, dict[str, float]]:
         return dict(self.core.metrics)
-
-    def recent_alerts(self) -> list[dict]:
-        return [a.to_sonata() for a in self.core.alerts[-100:]]

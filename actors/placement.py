@@ -1,7 +1,7 @@
 """Placement actors: the Placement plugin computes a placement; the executive routes requests to it.
 
 A service's place step asks the service's placement SSM when one is declared (the workflow),
-otherwise the Placement plugin, directly (``actors.ports.RayPlacement``); when the plugin does
+otherwise the Placement plugin, directly (``actors.handles.PlacementPlugin``); when the plugin does
 not answer in time it falls back to first fit and records why on the place step. The executive
 does the same for callers without a port of their own (SONATA's placement topic). Infeasible
 requests come back as InfeasiblePlacementError with the reason.
@@ -19,7 +19,7 @@ import threading
 
 import ray
 
-from actors import calls, handles, naming
+from actors import handles, naming
 from actors import placement_exact, placement_search
 from actors.placement_exact import ray_exact_runner
 from actors.placement_search import ray_map
@@ -125,8 +125,6 @@ class PlacementExecutive(PluginActor):
         self._start_plugin(settings)
 
     def place(self, request: PlacementRequest) -> PlacementOutcome:
-        try:
-            return handles.PlacementPlugin(timeout=self._settings.placement_timeout_s, retries=1).place(request)
-        except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:
-            log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
-            return first_fit_outcome(request, f"placement plugin did not answer: {exc}")
+        """The plugin's answer, or first fit when it does not answer in time (the handle's)."""
+        return handles.PlacementPlugin(timeout=self._settings.placement_timeout_s,
+                                       default_vim=self._settings.default_vim).place(request)

@@ -11,8 +11,7 @@ over independent starts. This module supplies that map:
   over several starts, and the caller, which would only wait, does a share of the work with
   the problem it already holds (measured on 2 CPUs, 2026-12-02: the same speed-up or a little
   more than two tasks, with one worker process fewer). Results come back in input order, so
-  the search stays deterministic whatever the scheduling.
-* :func:`parallel_place` is ``placement.place(..., solver="fast", map_fn=ray_map)``.
+  the search stays deterministic whatever the scheduling: ``placement.place(..., map_fn=ray_map)``.
 
 Ray failures (a crashed worker, a lost object) are translated at this boundary into
 :class:`ParallelSearchError`, a retryable ``PlacementError``; placement's own errors
@@ -22,7 +21,6 @@ plugin actor calls these functions.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -32,7 +30,6 @@ import ray.exceptions
 from actors import calls, placement_exact
 from mano import errors as mano_errors
 from mano.lifecycle import nodes
-from placement import Mapping, PlacementPolicy, SearchSettings, Solver, place
 
 
 class ParallelSearchError(mano_errors.PlacementError):
@@ -86,26 +83,3 @@ def ray_map(fn: Callable[[Any], Any], items: Iterable, *, chunks: int | None = N
     for k, chunk in enumerate(chunk_results):
         results[k::chunks] = chunk
     return results
-
-
-def parallel_place(
-    service,
-    substrate,
-    policy: PlacementPolicy | None = None,
-    *,
-    seed: int = 0,
-    settings: SearchSettings | None = None,
-    chunks: int | None = None,
-    time_limit: float | None = None,
-) -> Mapping:
-    """Place with the fast search, its starts running as parallel Ray tasks (Ray must be initialised)."""
-    return place(
-        service,
-        substrate,
-        policy,
-        solver=Solver.FAST,
-        seed=seed,
-        settings=settings,
-        map_fn=functools.partial(ray_map, chunks=chunks),
-        time_limit=time_limit,
-    )

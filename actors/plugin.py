@@ -54,9 +54,6 @@ class PluginActor:
         self._plugin_state = PluginState(target)
         return self._plugin_state.value
 
-    def plugin_info(self) -> dict:
-        return {"name": self.plugin_name, "id": self._plugin_id, "state": self._plugin_state.value}
-
     def store_info(self) -> dict:
         """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
         return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))

@@ -1,6 +1,6 @@
 """Starting, finding and stopping mano's control plane (the plugin actors) on a Ray cluster.
 
-Where it runs (:mod:`actors.cluster`): with ``settings.ray_address`` (``MANO_RAY_ADDRESS``,
+Where it runs (:mod:`mano.cluster.connection`): with ``settings.ray_address`` (``MANO_RAY_ADDRESS``,
 ``mano up --address``) on that cluster, joined with Ray's token authentication, or an error
 naming the address and the reason; without one on an embedded Ray this process starts, never
 on a cluster it finds through ``RAY_ADDRESS`` or Ray's current-cluster file.
@@ -25,7 +25,8 @@ from typing import Any, Iterator, Sequence
 
 import ray
 
-from actors import calls, cluster, naming
+from actors import calls, naming
+from mano.cluster import connection as cluster
 from mano.lifecycle import nodes
 from mano.lifecycle import waiting
 from actors.flm import FunctionLifecycleManager
@@ -59,12 +60,7 @@ SINGLETONS = (
 
 def init_ray(settings: Settings) -> None:
     """Join ``settings.ray_address`` (or fail with a ClusterError), else start an embedded Ray."""
-    cluster.connect(settings)
-
-
-def dashboard_url() -> str | None:
-    """The dashboard of the Ray this process started or joined (None: no dashboard, or no Ray yet)."""
-    return cluster.dashboard_url()
+    cluster.connect(settings, naming.NAMESPACE)
 
 
 def start(settings: Settings, *, pops: Sequence[Pop] | None = None, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -145,8 +141,7 @@ def wait_on_operation(service_id: str, operation_id: str, timeout_s: float | Non
 
 
 def actor_names() -> list[str]:
-    return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-                  if a.get("namespace") == naming.NAMESPACE)
+    return sorted(calls.actor_names(naming.NAMESPACE))
 
 
 def stop_control_plane() -> None:
@@ -155,10 +150,8 @@ def stop_control_plane() -> None:
     if not ray.is_initialized():
         return
     for name in actor_names():
-        try:
-            ray.kill(handle(name), no_restart=True)
-        except ValueError:
-            pass
+        if (found := calls.lookup(name)) is not None:
+            calls.kill(found)
 
 
 def stop() -> None:

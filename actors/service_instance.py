@@ -15,19 +15,15 @@ it runs in its own concurrency group, so waiters can never take the threads ``ru
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, handles, naming, spares
 from mano.lifecycle import waiting
 from mano.lifecycle.idle import IdleTimer
-from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
-from actors.smr_port import RaySpecificManagers
 from mano.errors import LeaseHeldError, LifecycleError
 from mano.lifecycle.service import ServiceController
-from actors.plugin import store_info
 from mano.settings import Settings
 from mano.store.client import connect
 
@@ -35,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0, max_concurrency=8, concurrency_groups={"waiters": 64})
-class ServiceInstance:
+class ServiceInstance(spares.ActivationMethods):
     """A service instance's activation: ``service:<id>``, or a pre-started host
     (``service-host-<hex>``, ``service_id`` None) that becomes one service's activation with the
     first ``run`` it is sent (:mod:`mano.lifecycle.host_pool`)."""
@@ -67,9 +63,9 @@ class ServiceInstance:
     def _bind(self, service_id: str) -> ServiceController:
         with self._lock:
             if self.core is None:
-                self.core = ServiceController(service_id, self._store, RayFunctions(self._settings),
-                                              RayInfrastructure(self._settings), RayPlacement(self._settings),
-                                              sms=RaySpecificManagers(self._settings), leases=self._leases)
+                functions, infrastructure, placement, sms = handles.service_ports(self._settings)
+                self.core = ServiceController(service_id, self._store, functions, infrastructure, placement,
+                                              sms=sms, leases=self._leases)
             elif self.core.service_id != service_id:
                 raise LifecycleError(f"this actor hosts service {self.core.service_id}, not {service_id}")
             return self.core
@@ -100,14 +96,6 @@ class ServiceInstance:
         """The operation's final state once it is final, or a :mod:`mano.lifecycle.waiting` answer."""
         return self._ended.wait(lambda: self._store.operations.find_one(operation_id), timeout_s)
 
-    def claim(self) -> None:
-        """A pre-started host given back without work: from now on it passivates when idle."""
-        self._idle.release_hold()
-
-    def unclaimed(self) -> bool:
-        """True for a pre-started host still waiting to be handed out (what a restarted SLM stops)."""
-        return self._idle.held
-
     def hosts(self) -> str | None:
         """The id of the service whose activation this actor is (None: a host still waiting)."""
         return None if self.core is None else self.core.service_id
@@ -117,10 +105,3 @@ class ServiceInstance:
             raise LifecycleError("this pre-started host runs no service yet")
         with self._idle.active():
             return self.core.record().model_dump(mode="json")
-
-    def store_info(self) -> dict:
-        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
-        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
-
-    def pid(self) -> int:
-        return os.getpid()

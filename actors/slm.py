@@ -1,26 +1,18 @@
 """The service lifecycle manager actor: admits requests and activates service actors.
 
 Admission (and its SONATA error texts) is :class:`mano.lifecycle.slm.ServiceLifecycleManager`;
-this shell validates descriptors at the edge, activates ``service:<uuid>`` actors and runs
-the recovery loop: any operation that is not final but whose service actor is gone (killed
-without restart, or lost with a node) gets its actor re-activated, which resumes it.
+where each admitted operation runs (its service's activation, or this process under a burst)
+and the recovery pass are :class:`mano.lifecycle.dispatch.ServiceDispatch`, by the decision of
+:mod:`mano.lifecycle.hosting`, which says why. This shell validates descriptors at the edge,
+supplies the Ray parts (activating ``service:<uuid>``, the workflow ports, the observations)
+and runs the recovery loop: an operation that is not final and that no activation runs gets
+its service's actor re-activated, which resumes it from its persisted steps.
 
 A new service's first operation goes to a pre-started host when one is ready
-(``service-host-<hex>``, :mod:`mano.lifecycle.host_pool`), so an instantiation does not wait
-for a worker process to start; that host stays the service's activation until it passivates,
-and the SLM sends the service's next requests there meanwhile. Under a burst, when no host is
-left, the SLM runs the instantiation itself (``Settings.burst_in_slm``): starting a worker
-process costs ~0.6 CPU-s here, several times the workflow, and would cap a burst at the rate
-Ray starts processes. Such a service is born passivated: its actor is activated by its next
-request (unless that request comes in a burst too: then it also runs here), and if the SLM
-dies meanwhile, its recovery loop hands the operation to the actor, which resumes it from the
-persisted steps, as after any crash. Requests on passivated services make a burst of their
-own (many services scaled at once): once as many service actors are starting as the machine
-has CPUs, the next such request runs here too, instead of queueing one more process start.
-That choice, the bookkeeping of what runs here and the recovery pass are
-:class:`mano.lifecycle.dispatch.ServiceDispatch`; this shell supplies the Ray parts (activating
-an actor, the workflow ports) and the observations. Wherever the operation runs, it holds the
-service's lease.
+(``service-host-<hex>``, :mod:`mano.lifecycle.host_pool`); that host stays the service's
+activation until it passivates, and this SLM sends the service's next requests there meanwhile
+and answers their waiters (the host has no name a caller could find it by). Wherever the
+operation runs, it holds the service's lease.
 """
 from __future__ import annotations
 
@@ -34,13 +26,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, handles, naming, spares
 from mano.lifecycle import nodes
 from mano.lifecycle import waiting
 from actors.plugin import PluginActor
-from actors.ports import RayFunctions, RayInfrastructure, RayPlacement
 from actors.service_instance import ServiceInstance
-from actors.smr_port import RaySpecificManagers
 from mano.descriptors.service import ServicePackage, load_service
 from mano.errors import LifecycleError
 from mano.lifecycle.dispatch import ServiceDispatch
@@ -71,8 +61,6 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
                                refill_delay_s=settings.spare_refill_delay_s,
                                idle=lambda: spares.machine_idle(settings.spare_idle_cpu_percent))
         self._hosted = HostedInstances(settings.idle_passivate_s)
-        self._spares_up: set[str] = set()  # pre-started hosts known to be up (they answered)
-        self._spares_lock = threading.Lock()
         self._here_ended = waiting.RunEnded()
         self.dispatch = ServiceDispatch(
             activate=self._activate_actor, run_here=self._run_here, on_ended=self._here_ended.notify,
@@ -117,8 +105,6 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
             if prestarted is not None:
                 self._hosted.forget(service_id)  # type: ignore[arg-type]
                 self.spares.release(prestarted)
-                with self._spares_lock:
-                    self._spares_up.discard(prestarted.name)
             raise
         return self._answer(op, wait_s)
 
@@ -184,11 +170,7 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
             calls.tell(handle, "run", op.id)
         if on_up is None:
             return
-        with self._spares_lock:
-            was_up = host is not None and host.name in self._spares_up
-            if host is not None:
-                self._spares_up.discard(host.name)
-        if was_up:
+        if host is not None and self.spares.was_up(host):
             on_up()  # a host that answered already: no call to learn it
         else:  # up once it answers (at once if it was up already); a dead one counts as up too
             calls.tell(handle, "pid").future().add_done_callback(lambda _done: on_up())
@@ -214,8 +196,7 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
     def _run_here(self, op: OperationRecord) -> None:
         """Run an operation in this process (under a burst: see the module docstring)."""
         if self._ports is None:
-            self._ports = (RayFunctions(self._settings), RayInfrastructure(self._settings),
-                           RayPlacement(self._settings), RaySpecificManagers(self._settings))
+            self._ports = handles.service_ports(self._settings)
         functions, infrastructure, placement, sms = self._ports
         ServiceController(op.service_id, self._store, functions, infrastructure, placement,
                           sms=sms, leases=self._leases).run(op.id)
@@ -236,13 +217,8 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
         # Restarted by Ray after a crash, a host resumes the service whose lease it held.
         handle = calls.create(ServiceInstance, None, self._settings, True, where=nodes.instances(self._settings), name=name,
                               namespace=naming.NAMESPACE, lifetime="detached", max_restarts=-1)
-        calls.tell(handle, "pid").future().add_done_callback(lambda _done: self._host_up(name))
+        calls.tell(handle, "pid").future().add_done_callback(lambda _done: self.spares.mark_up(name))
         return handle
-
-    def _host_up(self, name: str) -> None:
-        """A host answered: a request that takes it need not ask whether it is up."""
-        with self._spares_lock:
-            self._spares_up.add(name)
 
     # --- recovery ----------------------------------------------------------------------
     def _recovery_loop(self, period_s: float) -> None:

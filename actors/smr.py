@@ -99,10 +99,10 @@ class RayRunner:
         try:
             info = calls.ask(handle, "ready", timeout=timeout, what=f"{launch.name}.ready")
         except ManoError as exc:
-            self._kill(handle)
+            calls.kill(handle)
             raise SmStartError(f"did not start: {exc}") from None
         if not info.get("ok"):
-            self._kill(handle)
+            calls.kill(handle)
             raise SmStartError(str(info.get("error")))
         log.info("SM host %s ready: %s", launch.name, info.get("identity"))
 
@@ -139,28 +139,15 @@ class RayRunner:
                 calls.wait([calls.tell(handle, "shutdown")], timeout=_GRACEFUL_STOP_S)
             except Exception:  # noqa: BLE001
                 pass
-            self._kill(handle)
+            calls.kill(handle)
 
     def running(self) -> list[SmInstanceName]:
-        found = []
-        for actor in ray.util.list_named_actors(all_namespaces=True):
-            if actor.get("namespace") == naming.NAMESPACE:
-                instance = SmInstanceName.parse(actor.get("name", ""))
-                if instance is not None:
-                    found.append(instance)
-        return found
+        return [i for name in calls.actor_names(naming.NAMESPACE) if (i := SmInstanceName.parse(name)) is not None]
 
     def stop_instance(self, instance: SmInstanceName) -> None:
         handle = self._handle(instance.name)
         if handle is not None:
-            self._kill(handle)
-
-    @staticmethod
-    def _kill(handle: Any) -> None:
-        try:
-            ray.kill(handle, no_restart=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+            calls.kill(handle)
 
 
 def _container_runner(settings: Settings, config: SmrConfig) -> Runner:

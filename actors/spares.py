@@ -5,9 +5,11 @@ previous incarnation of their manager left waiting.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from mano.lifecycle.host_pool import HostedInstances, HostPool, is_host_name
+from mano.lifecycle.idle import IdleTimer
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,8 @@ def stop_unclaimed(kind: str, *, timeout_s: float = 5.0) -> list[str]:
     Call it before the pool's manager starts hosts of its own: every host still waiting then
     belongs to a previous incarnation, and no one will ever take it.
     """
-    import ray
-
-    from actors import naming
-    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-             if a.get("namespace") == naming.NAMESPACE and is_host_name(kind, a["name"])]
-    from actors import calls
+    from actors import calls, naming
+    names = [name for name in calls.actor_names(naming.NAMESPACE) if is_host_name(kind, name)]
     handles = {name: h for name in names if (h := calls.lookup(name)) is not None}  # some may be gone meanwhile
     refs = {calls.tell(h, "unclaimed"): name for name, h in handles.items()}
     answered, _ = calls.wait(list(refs), timeout=timeout_s)
@@ -68,11 +66,34 @@ def stop_unclaimed(kind: str, *, timeout_s: float = 5.0) -> list[str]:
         except Exception:  # noqa: BLE001 - dead or restarting: not a waiting spare
             continue
         if unclaimed:
-            ray.kill(handles[refs[ref]], no_restart=True)
+            calls.kill(handles[refs[ref]])
             stopped.append(refs[ref])
     if stopped:
         log.info("stopped %d waiting %s hosts left by a previous run", len(stopped), kind)
     return stopped
+
+
+class ActivationMethods:
+    """What an instance's activation answers, a service's or a VNF's, a pre-started host or the
+    instance's own actor (``self._idle`` holds a waiting host from passivating)."""
+
+    _idle: IdleTimer
+
+    def claim(self) -> None:
+        """A pre-started host given back without work: from now on it passivates when idle."""
+        self._idle.release_hold()
+
+    def unclaimed(self) -> bool:
+        """True for a pre-started host still waiting to be handed out (what a restarted manager stops)."""
+        return self._idle.held
+
+    def store_info(self) -> dict:
+        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
+        from actors.plugin import store_info
+        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 class SparePoolMethods:

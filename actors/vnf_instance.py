@@ -12,10 +12,8 @@ from typing import Any, Iterator
 
 import ray
 
-from actors import calls, naming, spares
+from actors import calls, handles, naming, spares
 from mano.lifecycle.idle import IdleTimer
-from actors.plugin import store_info
-from actors.ports import RayInfrastructure
 from mano.errors import LifecycleError
 from mano.lifecycle.ports import FunctionAction, FunctionDeployment
 from mano.lifecycle.vnf import VnfController
@@ -24,7 +22,7 @@ from mano.store.client import connect
 
 
 @ray.remote(num_cpus=0, max_concurrency=4)
-class VnfInstance:
+class VnfInstance(spares.ActivationMethods):
     def __init__(self, vnf_instance_id: str | None, settings: Settings, spare: bool = False):
         self._settings = settings
         self._store = connect(settings, stop_embedded_on_exit=False)
@@ -45,7 +43,7 @@ class VnfInstance:
     def _bind(self, vnf_instance_id: str) -> VnfController:
         with self._lock:
             if self.core is None:
-                self.core = VnfController(vnf_instance_id, self._store, RayInfrastructure(self._settings),
+                self.core = VnfController(vnf_instance_id, self._store, handles.InfrastructureAdaptor(self._settings.step_timeout_s),
                                           leases=self._leases, wait_s=self._settings.step_timeout_s)
             elif self.core.id != vnf_instance_id:
                 raise LifecycleError(f"this actor hosts VNF {self.core.id}, not {vnf_instance_id}")
@@ -84,13 +82,6 @@ class VnfInstance:
         with self._working(action.vnf_instance_id) as core:
             return core.heal(action)
 
-    def claim(self) -> None:
-        """A pre-started host given back without work: it passivates when idle."""
-        self._idle.release_hold()
-
-    def unclaimed(self) -> bool:
-        return self._idle.held
-
     def hosts(self) -> str | None:
         """The id of the VNF whose activation this actor is (None: a host still waiting)."""
         return None if self.core is None else self.core.id
@@ -98,11 +89,3 @@ class VnfInstance:
     def status(self, vnf_instance_id: str) -> str:
         with self._working(vnf_instance_id) as core:
             return core.vim_status()
-
-    def store_info(self) -> dict:
-        """Which store this actor uses (see :func:`actors.plugin.store_info`)."""
-        return store_info(getattr(self, "_store", None), getattr(self, "_settings", None))
-
-    def pid(self) -> int:
-        import os
-        return os.getpid()

@@ -98,8 +98,8 @@ def dashboard(url: str | None = None, *, environ: Mapping[str, str] | None = Non
     The hint says where it is, never the token itself.
     """
     if url is None:
-        from actors import runtime as actor_runtime
-        url = actor_runtime.dashboard_url()
+        from mano.cluster import connection as cluster_connection
+        url = cluster_connection.dashboard_url()
     if not url:
         return None
     if "://" not in url:
@@ -144,7 +144,7 @@ def _alive(pid: Any) -> bool:
 
 def _attached(settings: Settings, info: dict[str, Any]) -> Settings:
     # Ray's token (the daemon's Ray uses token auth) is sent because joining an address turns
-    # token mode on when a token is available (actors.cluster).
+    # token mode on when a token is available (mano.cluster.connection).
     return dataclasses.replace(settings, ray_address=settings.ray_address or info["ray_address"],
                                mongo_url=settings.mongo_url or info.get("mongo_url"))
 

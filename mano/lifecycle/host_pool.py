@@ -74,6 +74,7 @@ class HostPool:
         self._refill_delay_s = refill_delay_s
         self._idle = idle
         self._ready: collections.deque[PrestartedHost] = collections.deque()
+        self._up: set[str] = set()  # hosts known to be up (they answered): no need to ask again
         self._lock = threading.Lock()
         self._refill: threading.Timer | None = None
 
@@ -114,7 +115,21 @@ class HostPool:
 
     def release(self, host: PrestartedHost) -> None:
         """Give back a host taken for work that will not come: it passivates when idle."""
+        self.was_up(host)
         self._release(host.handle)
+
+    def mark_up(self, name: str) -> None:
+        """The host called ``name`` answered: whoever takes it need not ask whether it is up."""
+        with self._lock:
+            self._up.add(name)
+
+    def was_up(self, host: PrestartedHost) -> bool:
+        """Whether the host had answered (:meth:`mark_up`) before it was taken; told once."""
+        with self._lock:
+            if host.name in self._up:
+                self._up.discard(host.name)
+                return True
+            return False
 
     def _schedule_refill(self) -> None:
         if self._refill_delay_s <= 0:

@@ -4,8 +4,8 @@ Each :meth:`MonitoringCore.tick` looks at every READY service:
 - a VNF instance the VIM reports ``failed`` is healed (a HEAL operation is requested);
 - each VNFD ``monitoring_rules`` condition (``vdu01:vm_cpu_perc > 10``) is evaluated on the
   instance's metrics; a condition true for its ``duration`` raises an alert.
-Alerts go to the service's handling: the monitor SSM when the service has one (hook
-``monitor_ssm``), otherwise the default policy: scale the alerting VNF out by one, only when
+Alerts go to the service's handling: the monitor SSM when the service has one (asked through
+the SpecificManagers port ``sms``), otherwise the default policy: scale the alerting VNF out by one, only when
 the NSD's ``auto_scale_policy`` names that VNF, within its ``max_instances``, and not again
 before ``cooldown_s``. Without a policy an alert is recorded, never acted on blindly.
 """
@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from mano.errors import ManoError
+from mano.lifecycle.sm_payloads import monitor_payload, sdk_alert
 from mano.lifecycle.states import OperationType, ServiceState
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ class Alert:
 class MonitoringCore:
     def __init__(self, store: Any, *, stats: Callable[[str, str], Mapping[str, float]],
                  status: Callable[[str, str], str], request: Callable[[str, OperationType, dict], Any],
-                 monitor_ssm: Callable[[str, dict], Any] | None = None, cooldown_s: float = 30.0,
+                 sms: Any = None, cooldown_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic):
         self.store = store
         self._stats, self._status, self._request = stats, status, request
-        self._monitor_ssm = monitor_ssm
+        self._sms = sms  # the SpecificManagers port (mano.lifecycle.sm_port); None: no monitor SSMs
         self.cooldown_s = cooldown_s
         self._clock = clock
         self._since: dict[tuple[str, str], float] = {}   # (instance, rule) -> first time true
@@ -119,13 +120,24 @@ class MonitoringCore:
                 self._since.pop(key, None)  # the next alert needs the condition to last again
         return alerts
 
+    def _ask_monitor_ssm(self, service_id: str, alert: Mapping[str, Any]) -> str | None:
+        """What the service's monitor SSM did with the alert; None if it has none or it did not answer."""
+        outcome = self._sms.ssm(service_id, "monitor", monitor_payload(sdk_alert(alert)))
+        if not outcome.used:
+            return None
+        answer = outcome.result or {}
+        if answer.get("workflow"):
+            self._request(service_id, OperationType(answer["workflow"]), dict(answer.get("params") or {}))
+            return f"{outcome.sm_id} asked for {answer['workflow']}"
+        return f"{outcome.sm_id} took no action"
+
     def alert(self, alert: Mapping[str, Any]) -> str:
         """Handle one alert (from the rules above or from ``son.monitoring``); say what was done."""
         service_id = str(alert.get("serviceID") or "")
         self.alerts.append(alert if isinstance(alert, Alert) else _as_alert(alert))
         del self.alerts[:-1000]
-        if self._monitor_ssm is not None:
-            handled = self._monitor_ssm(service_id, dict(alert))
+        if self._sms is not None:
+            handled = self._ask_monitor_ssm(service_id, dict(alert))
             if handled:
                 return f"monitor SSM: {handled}"
         service = self.store.services.find_one(service_id)

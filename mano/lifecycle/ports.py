@@ -2,7 +2,7 @@
 
 The service controller talks to the function lifecycle manager, the infrastructure and
 placement only through these protocols. The Ray actors implement them with remote calls
-(``actors/ports.py``); unit tests implement them with plain objects (``mano.testing``), so
+(``actors/handles.py``); unit tests implement them with plain objects (``mano.testing``), so
 every workflow runs synchronously and deterministically without Ray (STYLE practice 6).
 Each cross-boundary input is one frozen dataclass (practice 12). Descriptors travel typed
 (:class:`~mano.descriptors.models.Vnfd`): validated once, where the service's package was

@@ -52,6 +52,16 @@ def configure_payload(workflow: str, functions: Iterable[Mapping[str, Any]], *,
             "networks": dict(networks or {}), "params": dict(params or {})}
 
 
+def sdk_alert(alert: Mapping[str, Any]) -> dict:
+    """A SONATA alert (``serviceID``, ``alertname``, ...) in the SSM SDK's Alert shape."""
+    value = alert.get("value")
+    known = {"serviceID", "alertname", "name", "metric", "value", "vnf_id", "functionID", "instance_id"}
+    return {"name": str(alert.get("alertname") or alert.get("name") or "alert"),
+            "metric": alert.get("metric"), "value": value if isinstance(value, (int, float)) else None,
+            "vnf_id": alert.get("vnf_id"), "instance_id": alert.get("functionID") or alert.get("instance_id"),
+            "labels": {k: v for k, v in alert.items() if k not in known}}
+
+
 def monitor_payload(alert: Mapping[str, Any], *, service: Mapping[str, Any] | None = None,
                     functions: Iterable[Mapping[str, Any]] = ()) -> dict:
     """``monitor``: one alert ``{name, metric?, value?, threshold?, vnf_id?, instance_id?}``."""

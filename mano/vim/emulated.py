@@ -11,14 +11,20 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import itertools
+import logging
 import random
 import threading
 import time
 import uuid
-from typing import Sequence
+from typing import Iterable, Sequence
 
+from mano.descriptors.models import ResourceRequirements
 from mano.errors import CapacityError, TemporaryVimError, VimError
-from mano.lifecycle.vim_port import DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, VimDriver, VnfDeployment
+from mano.lifecycle.vim_port import (DeployedUnit, DeployedVnf, Network, NetworkRequest, Pop, UnitRequest, VimDriver,
+                                     VnfDeployment)
+from mano.records import VnfrRecord
+
+log = logging.getLogger(__name__)
 
 _EPSILON = 1e-9
 
@@ -215,3 +221,27 @@ class EmulatedVim(VimDriver):
             self._reserve(deployment)
             self._deployed[deployment.vnf_instance_id] = deployed
             self._service_of[deployment.vnf_instance_id] = service_id
+
+    def adopt_records(self, vnfrs: Iterable[VnfrRecord]) -> int:
+        """Re-adopt the VNFs these records (the live VNFRs of this VIM) say are deployed, so a
+        restarted adaptor does not forget capacity that is in use; how many it adopted. One it
+        cannot adopt (its PoP is gone, it no longer fits) is logged and skipped."""
+        adopted = 0
+        for vnfr in vnfrs:
+            if vnfr.pop is None:
+                continue
+            units, deployed_units = [], []
+            for vdu in vnfr.virtual_deployment_units:
+                rr = ResourceRequirements.model_validate(vdu.get("resource_requirements") or {})
+                units.append(UnitRequest(id=vdu["id"], image=vdu.get("vm_image", ""), vcpus=rr.cpu.vcpus,
+                                         memory_gb=rr.memory.gb))
+                deployed_units += [DeployedUnit(unit_id=vdu["id"], vc_id=vnfc.get("vc_id", ""), vim_id=vnfr.pop,
+                                                addresses={}) for vnfc in vdu.get("vnfc_instance") or []]
+            deployment = VnfDeployment(service_id=vnfr.service_id or "", vnf_instance_id=vnfr.id,
+                                       vnf_name=vnfr.name or "", pop=vnfr.pop, units=tuple(units))
+            try:
+                self.adopt(vnfr.service_id or "", deployment, DeployedVnf(vnfr.id, vnfr.pop, tuple(deployed_units)))
+                adopted += 1
+            except Exception as exc:  # noqa: BLE001 - report, keep going
+                log.warning("cannot re-adopt VNF %s: %s", vnfr.id, exc)
+        return adopted

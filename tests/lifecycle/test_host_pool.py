@@ -64,6 +64,19 @@ def test_a_host_whose_work_never_comes_is_given_back_and_no_other():
     assert actors.released == [refused.handle] and sent_work.handle not in actors.released
 
 
+def test_a_host_that_answered_is_known_up_once_and_a_silent_one_is_not():
+    actors = FakeActors()
+    pool = actors.pool(3)
+    pool.fill()
+    first, second, third = pool.take_up_to(3)
+    pool.mark_up(first.name)
+    pool.mark_up(third.name)
+    assert pool.was_up(first) and not pool.was_up(first)  # told once: the taker knows from then on
+    assert not pool.was_up(second)  # never answered: the taker must ask
+    pool.release(third)  # given back: its answer is forgotten with it
+    assert not pool.was_up(third)
+
+
 def test_take_up_to_takes_what_there_is():
     actors = FakeActors()
     pool = actors.pool(2)

@@ -294,3 +294,18 @@ def test_a_deploy_that_stopped_before_its_start_starts_when_retried(store):
     VnfController("v-1", store, harness.vim).deploy(dataclasses.replace(request, start=True))  # idempotent
     assert store.vnfr.get("v-1").vnf_state == VnfState.RUNNING
     assert harness.vim_driver.list_pops()[0].core_used == vnfd.vcpus  # deployed once
+
+
+def test_a_restarted_emulated_vim_re_adopts_the_live_vnfs_of_the_records(harness, demo, store):
+    from mano.vim.emulated import EmulatedVim
+    op = harness.instantiate(demo)
+    live = lambda: store.vnfr.find({"vim": "emulated", "vnf_state": {"$ne": VnfState.TERMINATED.value}})  # noqa: E731
+    fresh = EmulatedVim(small_pops(), seed=1)
+    assert fresh.adopt_records(live()) == 3
+    assert {p.vim_uuid: (p.core_used, p.memory_used) for p in fresh.list_pops()} == harness.used()
+    assert fresh.adopt_records(live()) == 3 and fresh.list_pops()[0].core_used == harness.used()["pop-0"][0]
+    assert set(fresh.deployments()) == {v.id for v in store.services.get(op.service_id).vnf_instances}
+    # a record on a PoP this VIM no longer has is skipped, the others adopted
+    elsewhere = EmulatedVim(small_pops()[1:], seed=1)
+    on_pop_1 = sum(1 for v in live() if v.pop == "pop-1")
+    assert on_pop_1 < 3 and elsewhere.adopt_records(live()) == on_pop_1

@@ -21,7 +21,7 @@ ray = pytest.importorskip("ray")
 
 @pytest.mark.integration
 def test_parallel_place_on_a_local_ray_cluster_matches_one_process():
-    from actors.placement_search import parallel_place, ray_map
+    from actors.placement_search import ray_map
 
     substrate = generators.zoo_like_substrate(40, seed=5)
     service = generators.chain_service(8, seed=5, endpoints=generators.endpoints_on(substrate, seed=5))
@@ -33,7 +33,7 @@ def test_parallel_place_on_a_local_ray_cluster_matches_one_process():
     try:
         assert ray_map(lambda x: x * x, range(7)) == [x * x for x in range(7)]
         assert ray_map(str, [], chunks=3) == []
-        parallel = parallel_place(service, substrate, policy, seed=11, settings=settings)
+        parallel = place(service, substrate, policy, solver="fast", seed=11, settings=settings, map_fn=ray_map)
         with pytest.raises(PlacementError, match="bad item: expected a number"):  # raised inside a task
             ray_map(functools.partial(units.number, where="bad item"), ["1", "x"])
     finally:

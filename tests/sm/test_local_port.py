@@ -162,6 +162,22 @@ def test_monitor_ssm_asks_for_scale_out_above_threshold(local):
     assert alert(99.0).result is None  # cool-down: one scale-out per burst
 
 
+def test_monitoring_hands_alerts_to_the_monitor_ssm_and_requests_what_it_asks_for(local, store):
+    from mano.lifecycle.monitoring import MonitoringCore
+    from mano.lifecycle.states import OperationType
+    local.onboard(SID, *package_args("monitor-scale"))
+    requested = []
+    core = MonitoringCore(store, stats=lambda *_: {}, status=lambda *_: "running", sms=local,
+                          request=lambda service_id, op, params: requested.append((service_id, op, params)))
+    hot = {"serviceID": SID, "alertname": "cpu", "metric": "vm_cpu_perc", "value": 93.5, "vnf_id": "vnf_iperf"}
+    assert core.alert({**hot, "value": 42.0}).endswith("took no action")
+    assert requested == []
+    assert "asked for scale_out" in core.alert(hot)
+    assert requested == [(SID, OperationType.SCALE_OUT, {"vnf_id": "vnf_iperf", "count": 1, "reason": "vm_cpu_perc=93.5"})]
+    # a service without a monitor SSM gets the default policy (no auto_scale_policy: recorded only)
+    assert core.alert({**hot, "serviceID": "no-such-service"}) == "ignored: service not ready"
+
+
 # --- fallbacks -------------------------------------------------------------------------------
 def test_absent(local):
     assert local.ssm(SID, "placement", placement_payload(["a"])) == SmOutcome(used=False, reason="absent")

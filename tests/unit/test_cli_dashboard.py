@@ -1,7 +1,6 @@
 """``mano up`` and ``mano demo`` announce the Ray dashboard and how to log in to it."""
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -21,12 +20,10 @@ def test_no_dashboard_no_announcement():
 
 
 def test_the_url_of_this_process_ray_by_default(monkeypatch):
-    import actors
-    fake = SimpleNamespace(dashboard_url=lambda: URL)
-    monkeypatch.setitem(sys.modules, "actors.runtime", fake)
-    monkeypatch.setattr(actors, "runtime", fake, raising=False)
+    from mano.cluster import connection
+    monkeypatch.setattr(connection, "dashboard_url", lambda: URL)
     assert dashboard(environ={}).url == "http://127.0.0.1:8265"
-    fake.dashboard_url = lambda: None  # include_dashboard=False (MANO_DASHBOARD=0)
+    monkeypatch.setattr(connection, "dashboard_url", lambda: None)  # include_dashboard=False (MANO_DASHBOARD=0)
     assert dashboard(environ={}) is None
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mano.ray_address import check_reachable, host_port, token_source
+from mano.cluster.address import check_reachable, host_port, token_source
 from mano.errors import ClusterError, ClusterUnreachableError
 
 

@@ -45,7 +45,7 @@ def test_no_credentials_outside_settings():
 
 
 def test_servers_bind_to_localhost():
-    ray_start = (REPO / "actors" / "cluster.py").read_text()  # where the embedded Ray starts
+    ray_start = (REPO / "mano" / "cluster" / "connection.py").read_text()  # where the embedded Ray starts
     assert 'dashboard_host="127.0.0.1"' in ray_start
     embedded = (REPO / "mano" / "store" / "embedded.py").read_text()
     # Loopback unless the operator asks for an address (MANO_STORE_BIND, issue 16's one store).

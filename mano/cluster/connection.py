@@ -13,7 +13,7 @@ retrying for 20 s against a cluster that refuses its token, and for minutes agai
 port. The check has two parts:
 
 * the head's port must accept a TCP connection within
-  :data:`mano.ray_address.REACH_TIMEOUT_S` (:mod:`mano.ray_address`, which also reads the
+  :data:`mano.cluster.address.REACH_TIMEOUT_S` (:mod:`mano.cluster.address`, which also reads the
   address and finds the token, before anything asks Ray);
 * the head's GCS must give its cluster id to Ray's own GCS client, which sends the same token
   ``ray.init`` would send. A token-auth cluster refuses a missing or wrong token at once.
@@ -36,9 +36,8 @@ from typing import Any
 import ray
 from ray import exceptions as rex
 
-from actors import naming
 from mano.errors import ClusterAuthError, ClusterUnreachableError
-from mano.ray_address import check_reachable, host_port, refusal, token_source
+from mano.cluster.address import check_reachable, host_port, refusal, token_source
 from mano.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,8 +62,9 @@ class Connection:
 _connection: Connection | None = None
 
 
-def connect(settings: Settings) -> None:
-    """Join ``settings.ray_address`` (or fail), or start a Ray of this process's own.
+def connect(settings: Settings, namespace: str) -> None:
+    """Join ``settings.ray_address`` (or fail), or start a Ray of this process's own; this
+    process's actors and lookups are in ``namespace``.
 
     Nothing happens if this process is connected already (by mano or by its caller)."""
     global _connection
@@ -72,7 +72,7 @@ def connect(settings: Settings) -> None:
         return
     # The Ray processes inherit this process's environment; keep their chatter out of the user's terminal.
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    kwargs: dict[str, Any] = {"namespace": naming.NAMESPACE, "logging_level": logging.ERROR,
+    kwargs: dict[str, Any] = {"namespace": namespace, "logging_level": logging.ERROR,
                               "log_to_driver": False, "configure_logging": True}
     address = settings.ray_address if settings.ray_address not in (None, "", "local") else None
     if address is not None:

@@ -1,4 +1,4 @@
-"""The Ray cluster's address and token, checked before Ray is asked (:mod:`actors.cluster` joins).
+"""The Ray cluster's address and token, checked before Ray is asked (:mod:`mano.cluster.connection` joins).
 
 ``ray.init`` reports an address it cannot use only as "Failed to connect", after retrying for
 20 s or more; these checks answer at once and say why: an address that is not ``HOST:PORT``, a
