@@ -160,7 +160,7 @@ class PlacementPlugin(_Named):
             return self._call("place", request)
         except (calls.ActorUnavailable, calls.ActorTimeout, ValueError) as exc:  # ValueError: no such actor
             log.warning("placement plugin did not answer (%s): first fit for %s", exc, request.service_id)
-            if not request.pops:
+            if request.reads_pops:
                 pops = InfrastructureAdaptor(timeout=self._timeout).list_pops(request.vim or self._default_vim)
                 request = dataclasses.replace(request, pops=tuple(pops))
             return first_fit_outcome(request, f"placement plugin did not answer: {exc}")

@@ -93,7 +93,7 @@ class PlacementPlugin(PluginActor):
         with self._lock:
             reserved = self._pending.ids()
             ia = handles.InfrastructureAdaptor(timeout=30)
-            if not request.pops and not request.question:  # sent none (``reads_pops``): the VIM's, read here
+            if request.reads_pops:  # the VIM's PoPs, read with the settled reservations
                 pops, settled = ia.pops_and_settled(request.vim or self._settings.default_vim, reserved)
                 request = dataclasses.replace(request, pops=tuple(pops))
             else:

@@ -85,6 +85,12 @@ class PlacementRequest:
     # them together with the reservations it retires, one call where the service made another.
     vim: str = ""
 
+    @property
+    def reads_pops(self) -> bool:
+        """Sent no PoPs to place on (and not a question, which brings its own): the placer reads
+        those of ``vim`` (the Placement port's ``reads_pops``)."""
+        return not self.pops and not self.question
+
 
 @dataclasses.dataclass(frozen=True)
 class PlacementOutcome:

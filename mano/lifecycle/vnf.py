@@ -93,24 +93,27 @@ class VnfController:
         with self._leased() as vnfrs:
             existing = self._current(vnfrs)
             if existing is not None and existing.vnf_state not in (VnfState.FAILED, VnfState.DEPLOYING):
-                if req.start and existing.vnf_state == VnfState.DEPLOYED:  # a retry that stopped in between
-                    existing = self._move(vnfrs, VnfState.RUNNING, current=existing)
-                return existing.to_sonata()  # already deployed: idempotent
-            deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
-            vnfr = build_vnfr(req.service_id, self.id, req.vnfd, deployed, req.networks)
-            vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
-            if existing is not None:
-                vnfr = vnfr.model_copy(update={"rev": existing.rev, "fence": existing.fence})
-            try:
-                stored = vnfrs.upsert(vnfr, exists=existing is not None)
-            except (DuplicateRecordError, StaleRecordError):
-                # A twin call (a resumed workflow racing the original) wrote first; the VIM
-                # deployment is idempotent by instance id, so its record describes the same VNF.
-                stored = vnfrs.get(self.id)
-            stored = self._kept(stored)
+                stored = existing  # already deployed: idempotent (a retry may have stopped before its start)
+            else:
+                stored = self._deploy(vnfrs, req, existing)
             if req.start and stored.vnf_state == VnfState.DEPLOYED:  # persisted as deployed first
                 stored = self._move(vnfrs, VnfState.RUNNING, current=stored)
             return stored.to_sonata()
+
+    def _deploy(self, vnfrs: Any, req: FunctionDeployment, existing: VnfrRecord | None) -> VnfrRecord:
+        """Deploy on the VIM and write the VNFR as deployed (over a failed or half-done one)."""
+        deployed = self._vim.deploy_vnf(req.vim, vnf_deployment(req))
+        vnfr = build_vnfr(req.service_id, self.id, req.vnfd, deployed, req.networks)
+        vnfr = vnfr.model_copy(update={"vnf_state": VnfState.DEPLOYED, "pop": req.pop, "vim": req.vim})
+        if existing is not None:
+            vnfr = vnfr.model_copy(update={"rev": existing.rev, "fence": existing.fence})
+        try:
+            stored = vnfrs.upsert(vnfr, exists=existing is not None)
+        except (DuplicateRecordError, StaleRecordError):
+            # A twin call (a resumed workflow racing the original) wrote first; the VIM
+            # deployment is idempotent by instance id, so its record describes the same VNF.
+            stored = vnfrs.get(self.id)
+        return self._kept(stored)
 
     def _move(self, vnfrs: Any, target: VnfState, *, current: VnfrRecord | None = None,
               **changes: Any) -> VnfrRecord:

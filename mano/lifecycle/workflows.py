@@ -256,8 +256,9 @@ class ServiceWorkflows:
         ids = [p.id for p in self._planned(ctx)]
         fsm = self._fsm_each("start", ids)
         started_by_deploy = set(ctx.result("deploy_vnfs", VnfsDeployed).started)
-        if [i for i in ids if i not in started_by_deploy]:
-            self.functions.start(self._actions([i for i in ids if i not in started_by_deploy]))
+        not_started = [i for i in ids if i not in started_by_deploy]
+        if not_started:
+            self.functions.start(self._actions(not_started))
         return VnfsStarted(started=tuple(ids), fsm=fsm)
 
     def configure_vnfs(self, ctx: StepContext) -> VnfsConfigured:

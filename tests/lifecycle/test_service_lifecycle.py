@@ -270,6 +270,8 @@ def test_a_plain_service_deploys_and_starts_each_vnf_in_one_call_and_sends_no_em
     assert {k: v for k, v in calls.items() if k != "new_instance_ids"} == {"deploy": 1}
     assert "list_pops" not in vim_calls  # the port read the PoPs itself
     assert harness.placement.sent[0].pops == () and harness.placement.sent[0].vim == "emulated"
+    assert harness.placement.sent[0].reads_pops  # a question brings its PoPs: it is never sent mano's
+    assert not dataclasses.replace(harness.placement.sent[0], question=True).reads_pops
     ids = [v.id for v in store.services.get(op.service_id).vnf_instances]
     assert {store.vnfr.get(i).vnf_state for i in ids} == {VnfState.RUNNING}
     assert sorted(op.step("deploy_vnfs").result["started"]) == sorted(ids)
