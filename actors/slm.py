@@ -119,8 +119,26 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
                                                                  operation_id=op_id), operation_id, host)
         return self._answer(op, wait_s)
 
+    # The operator's decisions on a FAILED_TEMP operation: recorded by the core (which refuses
+    # them for any other state), then the operation goes to its service's activation again.
+    @ray.method(concurrency_group="requests")
+    def retry(self, operation_id: str, *, wait_s: float = 0.0) -> dict:
+        """Resume a FAILED_TEMP operation at its failed step; ``wait_s`` as for :meth:`instantiate`."""
+        self._require_running()
+        return self._resume(self.core.retry(operation_id), wait_s)
+
+    @ray.method(concurrency_group="requests")
+    def roll_back(self, operation_id: str, *, wait_s: float = 0.0) -> dict:
+        """Undo a FAILED_TEMP operation; ``wait_s`` as for :meth:`instantiate`."""
+        self._require_running()
+        return self._resume(self.core.roll_back(operation_id), wait_s)
+
+    def _resume(self, op: OperationRecord, wait_s: float) -> dict:
+        self.dispatch.activate(op)
+        return self._answer(op, wait_s)
+
     def _answer(self, op: OperationRecord, wait_s: float) -> dict:
-        if wait_s > 0 and not op.state.is_final:
+        if wait_s > 0 and not op.state.is_settled:
             last = [op]
 
             def read() -> OperationRecord | None:

@@ -5,11 +5,14 @@
     svc.status, svc.nsr, svc.vnfrs
     svc.scale_out("vnf_iperf", 2); svc.scale_in("vnf_iperf", 1)
     svc.terminate()
+    mano.retry(op_id); mano.rollback(op_id)          # an operation left FAILED_TEMP
 """
-from mano.api import OperationFailedError, Runtime, Service, get, init, instantiate, runtime, services, shutdown
+from mano.api import (OperationFailedError, Runtime, Service, get, init, instantiate, operation, retry, rollback,
+                      runtime, services, shutdown)
 from mano.errors import DescriptorError, LifecycleError, ManoError
 from mano.settings import Settings
 
 __all__ = ["DescriptorError", "LifecycleError", "ManoError", "OperationFailedError", "Runtime", "Service",
-           "Settings", "get", "init", "instantiate", "runtime", "services", "shutdown"]
+           "Settings", "get", "init", "instantiate", "operation", "retry", "rollback", "runtime", "services",
+           "shutdown"]
 __version__ = "0.1.0"

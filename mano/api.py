@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mano.descriptors.service import ServicePackage, load_service
-from mano.errors import LifecycleError, RecordNotFoundError, UnknownInstanceError
+from mano.errors import LifecycleError, RecordNotFoundError, UnknownInstanceError, UnknownOperationError
 from mano.lifecycle.states import OperationState, OperationType, ServiceState
 from mano.records import OperationRecord, ServiceRecord
 from mano.settings import Settings
 from mano.lifecycle.vim_port import Pop
 
-__all__ = ["OperationFailedError", "Runtime", "Service", "get", "init", "instantiate", "runtime", "services",
-           "shutdown"]
+__all__ = ["OperationFailedError", "Runtime", "Service", "get", "init", "instantiate", "operation", "retry",
+           "rollback", "runtime", "services", "shutdown"]
 
 
 class OperationFailedError(LifecycleError):
@@ -29,8 +29,14 @@ class OperationFailedError(LifecycleError):
 
     def __init__(self, operation: OperationRecord):
         self.operation = operation
-        super().__init__(f"{operation.type.value} of service {operation.service_id} ended "
-                         f"{operation.state.value}: {operation.error}")
+        if operation.state == OperationState.FAILED_TEMP:
+            message = (f"{operation.type.value} of service {operation.service_id} is FAILED_TEMP: "
+                       f"{operation.error}; it waits for mano.retry({operation.id!r}) or "
+                       f"mano.rollback({operation.id!r}) (mano op retry|rollback {operation.id})")
+        else:
+            message = (f"{operation.type.value} of service {operation.service_id} ended "
+                       f"{operation.state.value}: {operation.error}")
+        super().__init__(message)
 
 
 @dataclasses.dataclass
@@ -47,13 +53,13 @@ class Runtime:
         by polling its record (fast at first, then every 50 ms) when no actor runs it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         op = self.store.operations.get(operation_id)
-        if not op.state.is_final:
+        if not op.state.is_settled:
             from actors import runtime as actor_runtime
             actor_runtime.wait_on_operation(op.service_id, operation_id, timeout)
         delay = 0.005
         while True:
             op = self.store.operations.get(operation_id)
-            if op.state.is_final:
+            if op.state.is_settled:
                 return op
             if deadline is not None and time.monotonic() > deadline:
                 raise LifecycleError(f"operation {operation_id} is still {op.state.value} after {timeout:g} s")
@@ -243,6 +249,41 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
     service = Service(op["service_id"], rt, last_operation=op["id"])
     if wait:
         service.wait(op["id"], timeout)
+    return service
+
+
+def operation(operation_id: str) -> OperationRecord:
+    """One operation's record (its state, steps and error)."""
+    try:
+        return runtime().store.operations.get(operation_id)
+    except RecordNotFoundError:
+        raise UnknownOperationError(f"no operation {operation_id!r}") from None
+
+
+def retry(operation_id: str, *, wait: bool = True, timeout: float | None = 120.0) -> Service:
+    """Resume a FAILED_TEMP operation at the step that failed (the operator's call, once what
+    failed temporarily, a VIM say, is back). With ``wait``, returns once it completed, or raises
+    :class:`OperationFailedError` (FAILED_TEMP again, or rolled back by a permanent failure)."""
+    return _decide("retry", operation_id, wait, timeout, OperationState.COMPLETED)
+
+
+def rollback(operation_id: str, *, wait: bool = True, timeout: float | None = 120.0) -> Service:
+    """Undo what a FAILED_TEMP operation did. With ``wait``, returns once it is ROLLED_BACK (the
+    service as after any failed operation of that type: FAILED after an instantiation, READY
+    after a scale), or raises :class:`OperationFailedError` if a step's rollback failed."""
+    return _decide("roll_back", operation_id, wait, timeout, OperationState.ROLLED_BACK)
+
+
+def _decide(method: str, operation_id: str, wait: bool, timeout: float | None, success: OperationState) -> Service:
+    """Send the operator's decision on a FAILED_TEMP operation to the SLM (which refuses it for
+    any other state, or an unknown id); with ``wait``, until it reached ``success``."""
+    rt = runtime()
+    op = rt.call("slm", method, operation_id, wait_s=_wait_s(wait, timeout))
+    service = Service(op["service_id"], rt, last_operation=op["id"])
+    if wait:
+        final = rt.wait(op["id"], timeout)
+        if final.state != success:
+            raise OperationFailedError(final)
     return service
 
 

@@ -95,6 +95,14 @@ class UnknownInstanceError(LifecycleError):
     """No service or VNF instance has that id."""
 
 
+class UnknownOperationError(LifecycleError):
+    """No operation has that id."""
+
+
+class OperationNotHeldError(LifecycleError):
+    """An operator's retry or rollback asked of an operation that is not FAILED_TEMP."""
+
+
 class LeaseHeldError(LifecycleError):
     """Another activation holds the instance's lease: it runs the instance's steps now."""
 

@@ -146,6 +146,7 @@ class OperationRecord(Record):
     request: dict[str, Any] = Field(default_factory=dict)
     steps: tuple[StepProgress, ...] = ()
     error: str | None = None
+    retries: int = 0  # how often the operator retried it from FAILED_TEMP
     created_at: UtcDatetime = Field(default_factory=utcnow)
     updated_at: UtcDatetime = Field(default_factory=utcnow)
     finished_at: UtcDatetime | None = None

@@ -105,7 +105,15 @@ class OperationState(str, enum.Enum):
     def is_final(self) -> bool:
         return self in (OperationState.COMPLETED, OperationState.FAILED, OperationState.ROLLED_BACK)
 
+    @property
+    def is_settled(self) -> bool:
+        """Nothing runs it now: it is final, or FAILED_TEMP (a step failed temporarily past its
+        retries; the operation waits for the operator to retry it or roll it back). Callers
+        that wait for an operation wait until it is settled; only a final one frees its service."""
+        return self.is_final or self is OperationState.FAILED_TEMP
 
+
+# FAILED_TEMP is left only by the operator: retry (PROCESSING, from the failed step) or roll back.
 OPERATION_TRANSITIONS: Mapping[OperationState, frozenset[OperationState]] = {
     OperationState.PROCESSING: frozenset({OperationState.COMPLETED, OperationState.FAILED_TEMP,
                                           OperationState.FAILED, OperationState.ROLLING_BACK}),

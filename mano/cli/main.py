@@ -197,6 +197,52 @@ def ops(service_id: str, as_json: bool) -> None:
         console.print(render.operations_table(operations))
 
 
+@main.group(name="op")
+def operation_commands() -> None:
+    """One operation: show it, or decide on one left FAILED_TEMP (retry it, roll it back)."""
+
+
+@operation_commands.command(name="show")
+@click.argument("operation_id")
+@click.option("--json", "as_json", is_flag=True)
+def show_operation(operation_id: str, as_json: bool) -> None:
+    """Show an operation with its steps."""
+    import mano
+    _connect()
+    try:
+        op = mano.operation(operation_id)
+    except ManoError as exc:
+        _fail(exc)
+    if as_json:
+        render.print_json(op.model_dump(mode="json"))
+    else:
+        console.print(render.steps_table(op))
+        if op.error:
+            console.print(lit(op.error))
+
+
+def _operator_decision(command: str, function: str, outcome: str, help_text: str) -> None:
+    @operation_commands.command(name=command, help=help_text)
+    @click.argument("operation_id")
+    def decide(operation_id: str) -> None:
+        import mano
+        _connect()
+        try:
+            getattr(mano, function)(operation_id)
+        except mano.OperationFailedError as exc:
+            console.print(render.steps_table(exc.operation))
+            _fail(exc)
+        except ManoError as exc:
+            _fail(exc)
+        console.print(f"operation {lit(operation_id)}: {render.styled(outcome)}")
+
+
+_operator_decision("retry", "retry", "COMPLETED",
+                   "Resume a FAILED_TEMP operation at the step that failed.")
+_operator_decision("rollback", "rollback", "ROLLED_BACK",
+                   "Undo what a FAILED_TEMP operation did (its service as after a failure).")
+
+
 def _operate(service_id: str, action: str, **kwargs: Any) -> None:
     import mano
     _connect()

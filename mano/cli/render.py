@@ -23,7 +23,7 @@ console = Console(emoji=False)
 errors = Console(stderr=True, emoji=False)
 
 _STATE_STYLE = {"READY": "green", "COMPLETED": "green", "TERMINATED": "dim", "FAILED": "red", "ROLLED_BACK": "red",
-                "RUNNING": "green", "DONE": "green", "PENDING": "dim"}
+                "RUNNING": "green", "DONE": "green", "PENDING": "dim", "FAILED_TEMP": "magenta"}
 
 
 def lit(value: object) -> str:

@@ -118,7 +118,7 @@ class GatewayCore:
         """The current status of an admitted operation: intermediate, or final if it ended."""
         if reply is None:
             return
-        if op.state.is_final:
+        if op.state.is_settled:  # a FAILED_TEMP one too: SONATA's gatekeeper knows only READY or ERROR
             self._send_final(op, reply)
         else:
             self.publish(reply.topic, nb.intermediate(op.type, op.service_id, reply.extra), op.id)
@@ -138,7 +138,7 @@ class GatewayCore:
             if op is None:
                 log.warning("final reply for %s dropped: it has no operation record", reply.id)
                 self.store.gateway_replies.delete(reply.id, missing_ok=True)
-            elif op.state.is_final:
+            elif op.state.is_settled:
                 self._send_final(op, reply)
                 sent += 1
         return sent

@@ -90,7 +90,7 @@ class ServiceDispatch:
 
     def activate(self, op: OperationRecord) -> None:
         """Send the operation to its service's actor (unless it is final or run here)."""
-        if op.state.is_final or self.runs_here(op.id):
+        if op.state.is_settled or self.runs_here(op.id):
             return
         with self._lock:
             first = op.service_id not in self._starting
@@ -102,7 +102,7 @@ class ServiceDispatch:
             self._starting.discard(service_id)
 
     def _submit_here(self, op: OperationRecord) -> None:
-        if op.state.is_final:
+        if op.state.is_settled:
             self._done(op.id)
             return
 
@@ -164,7 +164,7 @@ class ServiceDispatch:
             # is written before it stops counting as run here); reviving it would start an actor
             # for nothing (seen with one core busy).
             current = read(op.id)
-            if current is None or current.state.is_final:
+            if current is None or current.state.is_settled:
                 continue
             if lease_active(op.service_id):
                 continue  # some activation runs it (another host, or one not yet passivated)

@@ -52,7 +52,7 @@ class ServiceController:
         if record is None or record.current_operation is None:
             return None
         op = self.store.operations.find_one(record.current_operation)
-        return None if op is None or op.state.is_final else op.id
+        return None if op is None or op.state.is_settled else op.id
 
     def run(self, operation_id: str) -> OperationRecord:
         """Run (or resume) the operation under the service's lease; return it final.
@@ -68,7 +68,7 @@ class ServiceController:
             # Another host runs the service: if it has finished this operation, that is the answer
             # (a repeated request); else wait a moment for it to hand the lease over.
             op = self.store.operations.get(operation_id)
-            if op.state.is_final:
+            if op.state.is_settled:
                 return op
             grant = self.leases.acquire_within(key, self._lease_wait_s)
         # The operation is read once, under the lease: read before it, it could be moved on by
@@ -90,7 +90,7 @@ class ServiceController:
 
     def _run(self, store: Any, operation_id: str) -> OperationRecord:
         op = store.operations.get(operation_id)
-        if op.state.is_final:
+        if op.state.is_settled:
             return op
         record = store.services.find_one(self.service_id)
         if record is None or (record.current_operation != op.id and not op.steps):

@@ -10,11 +10,11 @@ id: asking again with the same id returns the existing operation instead of star
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from mano.descriptors.service import ServicePackage
 from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceBusyError, LifecycleError,
-                         RecordNotFoundError, UnknownInstanceError)
+                         OperationNotHeldError, RecordNotFoundError, UnknownInstanceError, UnknownOperationError)
 from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
 from mano.lifecycle.workflows import victims_for_scale_in
@@ -112,7 +112,7 @@ class ServiceLifecycleManager:
         if record.state == ServiceState.FAILED:
             raise LifecycleError(f"service {record.id} failed to instantiate; nothing is deployed")
         if record.state.is_busy:
-            raise InstanceBusyError(BUSY)
+            raise InstanceBusyError(self._busy(record))
         if op_type == OperationType.SCALE_IN:
             victims_for_scale_in(record, params)
         elif op_type == OperationType.SCALE_OUT:
@@ -130,6 +130,14 @@ class ServiceLifecycleManager:
             if op_type == OperationType.MIGRATE and not params.get("pop"):
                 raise LifecycleError("a migration needs the target PoP (vim_uuid)")
 
+    def _busy(self, record: ServiceRecord) -> str:
+        """SONATA's refusal, and why when the operation is one that waits for the operator."""
+        current = self.store.operations.find_one(record.current_operation) if record.current_operation else None
+        if current is not None and current.state == OperationState.FAILED_TEMP:
+            return (f"{BUSY}: its {current.type.value} operation {current.id} is FAILED_TEMP and waits for the "
+                    f"operator (mano op retry|rollback {current.id})")
+        return BUSY
+
     def _claim(self, record: ServiceRecord, op: OperationRecord) -> ServiceRecord:
         if record.state.is_busy:
             raise InstanceBusyError(BUSY)
@@ -145,9 +153,33 @@ class ServiceLifecycleManager:
                                  f"on service {op.service_id}")
         return op
 
+    # --- the operator's decisions on a FAILED_TEMP operation -----------------------------------
+    def retry(self, operation_id: str) -> OperationRecord:
+        """Resume a FAILED_TEMP operation at the step that failed, with as many attempts again;
+        its service stays claimed by it, as it was while it waited."""
+        return self._decide(operation_id, "retried", lambda op: op.with_state(OperationState.PROCESSING).model_copy(
+            update={"error": None, "retries": op.retries + 1}))
+
+    def roll_back(self, operation_id: str) -> OperationRecord:
+        """Undo what a FAILED_TEMP operation did, in reverse order (it ends ROLLED_BACK, and its
+        service as after any failed operation of its type)."""
+        return self._decide(operation_id, "rolled back", lambda op: op.with_state(OperationState.ROLLING_BACK))
+
+    def _decide(self, operation_id: str, verb: str,
+                change: "Callable[[OperationRecord], OperationRecord]") -> OperationRecord:
+        def decided(op: OperationRecord) -> OperationRecord:
+            if op.state != OperationState.FAILED_TEMP:
+                raise OperationNotHeldError(
+                    f"operation {op.id} is {op.state.value}: only a FAILED_TEMP operation can be {verb}")
+            return change(op)
+        try:
+            return self.store.operations.mutate(operation_id, decided)
+        except RecordNotFoundError:
+            raise UnknownOperationError(f"no operation {operation_id!r}") from None
+
     # --- recovery ----------------------------------------------------------------------------
     def in_flight(self) -> list[OperationRecord]:
-        """Operations not yet final (to re-activate their services after a restart)."""
+        """Operations that should be running (to re-activate their services after a restart): not
+        final, and not FAILED_TEMP, which waits for the operator."""
         return self.store.operations.find({"state": {"$in": [OperationState.PROCESSING.value,
-                                                              OperationState.ROLLING_BACK.value,
-                                                              OperationState.FAILED_TEMP.value]}})
+                                                              OperationState.ROLLING_BACK.value]}})

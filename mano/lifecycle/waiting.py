@@ -2,7 +2,8 @@
 
 The protocol between a caller and the actor that runs an operation: its service actor, or the
 SLM when it runs the operation itself in a burst or sent it to a pre-started host. Either answers ``wait_for(operation_id,
-timeout_s)`` with the operation's final state, or one of:
+timeout_s)`` with the operation's state once it is settled (final, or FAILED_TEMP: waiting for
+the operator), or one of:
 
 - :data:`TIMEOUT`: not final within ``timeout_s`` (ask again);
 - :data:`UNKNOWN`: there is no such operation record;
@@ -48,7 +49,7 @@ class RunEnded:
 
     def wait(self, read: Callable[[], OperationRecord | None], timeout_s: float, *,
              runs_it: Callable[[], bool] = lambda: True) -> str:
-        """Wait until ``read()`` is final; see the module docstring for the other answers.
+        """Wait until ``read()`` is settled; see the module docstring for the other answers.
 
         ``runs_it()`` says whether the caller's actor runs the operation; when it does not and
         the record is not final, the answer is :data:`ELSEWHERE`.
@@ -61,7 +62,7 @@ class RunEnded:
             op = read()
             if op is None:
                 return UNKNOWN
-            if op.state.is_final:
+            if op.state.is_settled:
                 return op.state.value
             if not running:
                 return ELSEWHERE

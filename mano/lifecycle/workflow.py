@@ -3,7 +3,10 @@
 This is the one executor that owns outcomes (STYLE practice 9, anti-pattern 3): steps are
 plain functions that return a small result dict or raise; the runner persists every step
 transition *before* moving on, retries what the exception type says is retryable, and on a
-permanent failure rolls back the steps already done, in reverse order. Because progress is
+permanent failure rolls back the steps already done, in reverse order. A step that still fails
+temporarily once its retries are spent leaves the operation FAILED_TEMP (SOL003's state for it):
+nothing is undone, and the operator either retries it (it resumes at that step, with as many
+attempts again) or rolls it back (:class:`mano.lifecycle.slm.ServiceLifecycleManager`). Because progress is
 persisted, a runner started again on the same operation (after a crash of the actor that ran
 it) skips the steps that are DONE and re-runs the one that was RUNNING, so steps must be
 idempotent — and every step here is, by the VNF instance id or the service id it acts on.
@@ -112,8 +115,8 @@ class WorkflowRunner:
         the operation final also sees the service in its new state.
         """
         plan = steps if callable(steps) else (lambda _op: steps)
-        if op.state.is_final:
-            return op
+        if op.state.is_settled:
+            return op  # final, or FAILED_TEMP: the operator's to retry or roll back
         if op.state == OperationState.ROLLING_BACK:
             return self._roll_back(self.plan(op, plan(op)), plan(op), op.error or "rollback resumed", finalize)
         op = self.plan(op, plan(op), save=False)  # saved with the first step's RUNNING
@@ -127,7 +130,10 @@ class WorkflowRunner:
             step = next((s for s in current if not _settled(op, s.name)), None)
             if step is None:
                 break
-            op, error = self._run_step(op, step)
+            op, error, temporary = self._run_step(op, step)
+            if error is not None and temporary:
+                return self._persist(op.with_state(OperationState.FAILED_TEMP, error=f"step {step.name} failed "
+                                                   f"temporarily: {error}"))
             if error is not None:
                 return self._roll_back(op, current, f"step {step.name} failed: {error}", finalize)
         names = {s.name for s in current}
@@ -139,7 +145,11 @@ class WorkflowRunner:
         finalize(op)
         return self._persist(op)
 
-    def _run_step(self, op: OperationRecord, step: Step) -> tuple[OperationRecord, str | None]:
+    def _run_step(self, op: OperationRecord, step: Step) -> tuple[OperationRecord, str | None, bool]:
+        """Run one step with its retries: the operation, and the error if it failed (None if it
+        is done) with whether that error was temporary (retryable, the attempts spent)."""
+        # Each operator retry gives the step as many attempts again; the count stays the total.
+        budget = self._retry.max_attempts * (op.retries + 1)
         while True:
             attempts = (op.step(step.name).attempts if op.step(step.name) else 0) + 1
             op = self._persist(op.with_step(step.name, state=StepState.RUNNING, attempts=attempts,
@@ -148,7 +158,8 @@ class WorkflowRunner:
                 result = _as_record(step.run(StepContext(op)))
             except Exception as exc:  # noqa: BLE001 - the runner owns every outcome
                 message = _describe(exc)
-                retry = isinstance(exc, ManoError) and exc.retryable and attempts < self._retry.max_attempts
+                retryable = isinstance(exc, ManoError) and exc.retryable
+                retry = retryable and attempts < budget
                 log.log(logging.INFO if retry else logging.WARNING, "operation %s step %s attempt %d: %s",
                         op.id, step.name, attempts, message, exc_info=not isinstance(exc, ManoError))
                 op = self._persist(op.with_step(step.name, state=StepState.FAILED, message=message,
@@ -156,9 +167,9 @@ class WorkflowRunner:
                 if retry:
                     self._sleep(self._retry.delay(attempts))
                     continue
-                return op, message
+                return op, message, retryable
             # Persisted with what comes next (the next step's RUNNING or the final state).
-            return op.with_step(step.name, state=StepState.DONE, result=result, finished_at=utcnow()), None
+            return op.with_step(step.name, state=StepState.DONE, result=result, finished_at=utcnow()), None, False
 
     def _roll_back(self, op: OperationRecord, steps: list[Step], error: str,
                    finalize: Callable[[OperationRecord], None]) -> OperationRecord:

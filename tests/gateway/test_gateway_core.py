@@ -123,3 +123,17 @@ def test_replies_an_older_gateway_kept_in_the_operation_are_adopted_and_sent(sto
     assert core.adopt_legacy_replies() == 1 and core.adopt_legacy_replies() == 0
     assert core.send_due_finals() == 1
     assert [(topic, body["status"], corr) for topic, body, corr in sent] == [(nb.CREATE, "READY", "c-5")]
+
+
+def test_an_operation_held_failed_temp_is_answered_error_as_sonata_knows_no_other(store):
+    from mano.vim.emulated import FaultPlan
+    slm = InProcessSlm(store)
+    slm.vim.driver("emulated").inject_fault(FaultPlan(temporary=True, times=100, message="VIM API unreachable"))
+    core, sent = gateway(store, slm)
+    core.handle(create("c-held"))
+    assert slm.run("c-held").state.value == "FAILED_TEMP"
+    assert core.send_due_finals() == 1
+    topic, body, corr = sent[-1]
+    assert (topic, body["status"], corr) == (nb.CREATE, "ERROR", "c-held")
+    assert "failed temporarily" in body["error"] and "VIM API unreachable" in body["error"]
+    assert store.gateway_replies.find_one("c-held") is None and core.send_due_finals() == 0

@@ -117,10 +117,57 @@ def test_retryable_errors_are_retried_up_to_the_policy():
         return {}
     op = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=3), sleep=lambda s: None).run(new_op(), [Step("a", flaky)])
     assert op.state == OperationState.COMPLETED and op.step("a").attempts == 3
-    attempts.clear()
-    op = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=2), sleep=lambda s: None).run(
-        new_op().model_copy(update={"id": "op-2"}), [Step("a", flaky)])
-    assert op.state == OperationState.ROLLED_BACK and op.step("a").attempts == 2
+
+
+def test_a_step_still_failing_temporarily_after_its_retries_holds_the_operation_failed_temp():
+    r = Recorder()
+    attempts = []
+    def flaky(ctx):
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise TemporaryVimError("VIM busy")
+        return {"b": "done"}
+    finals = []
+    steps = [Step("a", r.step("a"), r.undo("a")), Step("b", flaky, r.undo("b")), Step("c", r.step("c"))]
+    runner = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=2), sleep=lambda s: None)
+    op = runner.run(new_op(), steps, finalize=finals.append)
+    # Nothing undone, nothing announced final: the operator decides.
+    assert op.state == OperationState.FAILED_TEMP and r.saved[-1].state == OperationState.FAILED_TEMP
+    assert "step b failed temporarily: VIM busy" in op.error
+    assert op.step("a").state == StepState.DONE and op.step("b").state == StepState.FAILED
+    assert op.step("b").attempts == 2 and op.step("c").state == StepState.PENDING
+    assert r.calls == ["a"] and finals == []
+    # Run again as it is (a restarted host resuming it): it stays held, nothing runs.
+    assert runner.run(op, steps, finalize=finals.append) == op and len(attempts) == 2
+    # The operator's retry: PROCESSING again, one more round of attempts at step b, then c.
+    retried = op.with_state(OperationState.PROCESSING).model_copy(update={"error": None, "retries": 1})
+    op = runner.run(retried, steps, finalize=finals.append)
+    assert op.state == OperationState.COMPLETED and op.step("b").attempts == 4
+    assert r.calls == ["a", "c"] and [f.state for f in finals] == [OperationState.COMPLETED]
+
+
+def test_an_operator_rollback_of_a_held_operation_undoes_what_was_done():
+    r = Recorder()
+    steps = [Step("a", r.step("a"), r.undo("a")), Step("b", r.step("b", fail=TemporaryVimError("down")), r.undo("b"))]
+    runner = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=2), sleep=lambda s: None)
+    held = runner.run(new_op(), steps)
+    assert held.state == OperationState.FAILED_TEMP
+    finals = []
+    op = runner.run(held.with_state(OperationState.ROLLING_BACK), steps, finalize=finals.append)
+    assert op.state == OperationState.ROLLED_BACK and "step b failed temporarily: down" in op.error
+    # b's rollback copes with a half-done step; only a is marked rolled back (b never finished)
+    assert r.calls == ["a", "b", "b", "undo b", "undo a"]
+    assert op.step("a").state == StepState.ROLLED_BACK and op.step("b").state == StepState.FAILED
+    assert [f.state for f in finals] == [OperationState.ROLLED_BACK]
+
+
+def test_a_permanent_error_after_temporary_ones_rolls_back_at_once():
+    r = Recorder()
+    errors = iter([TemporaryVimError("busy"), VimError("no such image")])
+    def step(ctx):
+        raise next(errors)
+    op = WorkflowRunner(r.save, retry=RetryPolicy(max_attempts=5), sleep=lambda s: None).run(new_op(), [Step("a", step)])
+    assert op.state == OperationState.ROLLED_BACK and op.step("a").attempts == 2 and "no such image" in op.error
 
 
 def test_unexpected_exceptions_are_described_not_raised():

@@ -34,6 +34,13 @@ def test_up_instantiate_ls_terminate_down(tmp_path):
         assert run("terminate", service["id"]).returncode == 0
         ops = json.loads(run("ops", service["id"], "--json").stdout)
         assert [(o["type"], o["state"]) for o in ops] == [("instantiate", "COMPLETED"), ("terminate", "COMPLETED")]
+        first = ops[0]["id"]
+        shown = json.loads(run("op", "show", first, "--json").stdout)
+        assert (shown["id"], shown["state"], shown["retries"]) == (first, "COMPLETED", 0)
+        refused = run("op", "retry", first)  # the operator's retry is for a FAILED_TEMP operation only
+        assert refused.returncode == 1 and f"operation {first} is COMPLETED: only a FAILED_TEMP" in refused.stderr
+        unknown = run("op", "rollback", "no-such-op")
+        assert unknown.returncode == 1 and "no operation 'no-such-op'" in unknown.stderr
         missing = run("show", "no-such-service")
         assert missing.returncode == 1 and "no service instance 'no-such-service'" in missing.stderr
     finally:

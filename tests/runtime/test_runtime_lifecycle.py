@@ -8,7 +8,7 @@ import pytest
 import ray
 
 import mano
-from mano.errors import AlreadyTerminatedError, DescriptorError, InstanceBusyError, UnknownInstanceError
+from mano.errors import AlreadyTerminatedError, DescriptorError, InstanceBusyError, LifecycleError, UnknownInstanceError
 from mano.lifecycle.states import OperationState, StepState
 from paths import EXAMPLES
 
@@ -75,6 +75,42 @@ def test_vim_failure_mid_deploy_rolls_back(rt):
     assert used_cores(rt) == base
     records = rt.store.vnfr.find({"service_id": op.service_id})
     assert records and all(r.to_sonata()["status"] == "terminated" for r in records)
+
+
+def test_a_held_instantiation_waits_for_the_operator_who_retries_it(rt):
+    base = used_cores(rt)
+    # 3 attempts fail (one round of retries), so the deploy step holds; the retry's first succeeds
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "temporary": True, "times": 3,
+                                                       "message": "VIM API unreachable"})
+    with pytest.raises(mano.OperationFailedError, match="is FAILED_TEMP: .*VIM API unreachable.*mano.retry") as info:
+        mano.instantiate(DEMO)
+    op = info.value.operation
+    assert op.state == OperationState.FAILED_TEMP and op.step("deploy_vnfs").attempts == 3
+    held = mano.get(op.service_id)
+    assert held.status == "INSTANTIATING" and used_cores(rt) == base + 2  # nothing undone meanwhile
+    svc = mano.retry(op.id)
+    assert svc.status == "READY" and len(svc.vnfrs) == 3 and used_cores(rt) == base + 3
+    done = mano.operation(op.id)
+    assert done.state == OperationState.COMPLETED and done.retries == 1 and done.step("deploy_vnfs").attempts == 4
+    svc.terminate()
+    assert used_cores(rt) == base
+
+
+def test_a_held_scale_out_rolled_back_by_the_operator_leaves_the_service_as_it_was(rt):
+    svc = mano.instantiate(DEMO)
+    base = used_cores(rt)
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "temporary": True, "times": 3})
+    with pytest.raises(mano.OperationFailedError, match="FAILED_TEMP") as info:
+        svc.scale_out("vnf_iperf")
+    assert svc.status == "SCALING"
+    with pytest.raises(InstanceBusyError, match="is FAILED_TEMP and waits for the operator"):
+        svc.terminate()
+    mano.rollback(info.value.operation.id)
+    assert mano.operation(info.value.operation.id).state == OperationState.ROLLED_BACK
+    assert svc.status == "READY" and len(svc.nsr["network_functions"]) == 3 and used_cores(rt) == base
+    with pytest.raises(LifecycleError, match="only a FAILED_TEMP operation can be retried"):
+        mano.retry(info.value.operation.id)
+    svc.terminate()
 
 
 def test_bad_requests_get_clear_errors(rt, tmp_path):
