@@ -1,4 +1,5 @@
-"""The infrastructure adaptor actor: holds the VIM drivers (emulated in-process, docker).
+"""The infrastructure adaptor actor: holds the VIM drivers (emulated in-process, docker, and
+SONATA's infrastructure adaptor over AMQP, ``sonata-ia``); the last two are built on first use.
 
 On start it reconciles the emulated VIM with the records: VNFs that the VNFRs say are live
 are re-adopted, so a restarted adaptor does not forget capacity that is in use.
@@ -6,6 +7,7 @@ are re-adopted, so a restarted adaptor does not forget capacity that is in use.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Sequence
 
 import ray
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 @ray.remote(num_cpus=0, max_concurrency=64, max_restarts=-1)
 class InfrastructureAdaptor(PluginActor):
     plugin_name = naming.INFRASTRUCTURE
-    plugin_description = "VIM drivers: emulated PoPs and Docker"
+    plugin_description = "VIM drivers: emulated PoPs, Docker, SONATA's infrastructure adaptor"
 
     def __init__(self, settings: Settings, pops: Sequence[Pop] | None = None):
         self._store = connect(settings, stop_embedded_on_exit=False)
@@ -35,16 +37,30 @@ class InfrastructureAdaptor(PluginActor):
         self.vim = LocalVim({"emulated": make_driver("emulated", pops)})
         self._pops = pops
         self._settings = settings
+        self._building = threading.Lock()  # calls run in parallel: one first call builds a driver
         self._reconcile()
         self._start_plugin(settings)
 
     def _driver(self, vim: str):
-        if vim not in self.vim.drivers and vim == "docker":
+        if vim in self.vim.drivers or vim not in ("docker", "sonata-ia"):
+            return self.vim.driver(vim)
+        with self._building:
+            if vim not in self.vim.drivers:
+                self._build_driver(vim)
+        return self.vim.driver(vim)
+
+    def _build_driver(self, vim: str) -> None:
+        if vim == "docker":
             images = self._settings.docker_images
             image_map = yaml.safe_load(images.read_text()) if images else None
             self.vim.drivers["docker"] = make_driver("docker", self._pops, store=self._store, image_map=image_map)
             log.info("docker VIM reconciled: %s", self.vim.drivers["docker"].last_reconcile)
-        return self.vim.driver(vim)
+        else:
+            driver = make_driver("sonata-ia", [], settings=self._settings)
+            live = self._store.vnfr.find({"vim": "sonata-ia", "vnf_state": {"$ne": VnfState.TERMINATED.value}})
+            log.info("SONATA infrastructure adaptor: %d live VNFs taken back from the records",
+                     driver.adopt_records(live))
+            self.vim.drivers["sonata-ia"] = driver
 
     def _reconcile(self) -> None:
         live = self._store.vnfr.find({"vim": "emulated", "vnf_state": {"$ne": VnfState.TERMINATED.value}})

@@ -71,6 +71,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_SPARE_IDLE_CPU_PERCENT | 60                                         | the pools refill only below this machine  |
 |                           |                                              | CPU use (refills must not slow real work) |
 | MANO_DOCKER_IMAGES        | (unset: every VDU runs the busybox image)    | YAML map vm_image -> local Docker image   |
+| MANO_IA_BROKER_URL        | (unset: MANO_BROKER_URL)                     | the broker of SONATA's infrastructure     |
+|                           |                                              | adaptor, for vim="sonata-ia"              |
+| MANO_IA_TIMEOUT_S         | 20                                           | how long a call waits for its reply       |
 """
 from __future__ import annotations
 
@@ -126,6 +129,10 @@ class Settings:
     spare_refill_delay_s: float = 1.0
     spare_idle_cpu_percent: float = 60.0
     docker_images: Path | None = None
+    # The "sonata-ia" VIM driver: SONATA's infrastructure adaptor on this broker (None: broker_url)
+    # and exchange, and how long a call waits for its reply (SONATA's call_sync: 20 s).
+    ia_broker_url: str | None = None
+    ia_timeout_s: float = 20.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

@@ -107,7 +107,7 @@ def _connect() -> Any:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--vim", default=None, help="VIM driver (emulated or docker)")
+@click.option("--vim", default=None, help="VIM driver (emulated, docker or sonata-ia)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-wait", is_flag=True, help="return once the request is accepted")
 @click.option("--policy", default=None,

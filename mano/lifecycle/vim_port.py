@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +100,9 @@ class VnfDeployment:
     units: tuple[UnitRequest, ...]
     # connection point id (``vdu01:eth0`` or the VNF's external point) -> network id
     networks: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The VNFD as SONATA writes it, for a driver that hands the VIM the descriptor itself
+    # (SONATA's infrastructure adaptor); None for a deployment rebuilt from records.
+    descriptor: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def vcpus(self) -> float:

@@ -48,7 +48,7 @@ def vnf_deployment(req: FunctionDeployment) -> VnfDeployment:
             if external and ref not in req.networks:
                 unit_networks[ref] = req.networks[external[0]]
     return VnfDeployment(service_id=req.service_id, vnf_instance_id=req.vnf_instance_id, vnf_name=vnfd.name,
-                         pop=req.pop, units=tuple(units), networks=unit_networks)
+                         pop=req.pop, units=tuple(units), networks=unit_networks, descriptor=vnfd.to_dict())
 
 
 class VnfController:
