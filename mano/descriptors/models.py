@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from mano.descriptors.conditions import Condition
 
 
 def _to_text(value: Any) -> Any:
@@ -272,6 +274,33 @@ class SoftConstraint(Model):
     involved_actors: tuple[Text, ...] = Field(min_length=1)
 
 
+def _condition(text: str) -> str:
+    Condition.parse(text)  # raises ValueError with what is wrong
+    return text
+
+
+class AutoScalePolicy(Model):
+    """mano's scaling policy for one network function (``auto_scale_policy.<vnf_id>`` of an NSD).
+
+    An alert of the VNF's monitoring rules scales it out by one, up to ``max_instances``; while
+    the mean of ``scale_in_when``'s metric over its live instances satisfies it for
+    ``scale_in_duration_s``, it is scaled in by one, down to ``min_instances``. No action
+    follows another on the same VNF within ``cooldown_s`` (default: the monitor's, 30 s).
+    """
+
+    max_instances: Annotated[int, Field(ge=1)] | None = None
+    min_instances: Annotated[int, Field(ge=1)] = 1
+    cooldown_s: NonNegative | None = None
+    scale_in_when: Annotated[str, AfterValidator(_condition)] | None = None
+    scale_in_duration_s: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "AutoScalePolicy":
+        if self.max_instances is not None and self.min_instances > self.max_instances:
+            raise ValueError(f"min_instances ({self.min_instances}) is above max_instances ({self.max_instances})")
+        return self
+
+
 class Nsd(Model):
     """A SONATA network service descriptor."""
 
@@ -289,6 +318,15 @@ class Nsd(Model):
     service_specific_managers: tuple[SpecificManager, ...] = ()
     deployment_flavours: tuple[DeploymentFlavour, ...] = ()
     soft_constraints: tuple[SoftConstraint, ...] = ()
+    auto_scale_policy: dict[Text, AutoScalePolicy] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _policies_name_functions(self) -> "Nsd":
+        unknown = sorted(set(self.auto_scale_policy) - {nf.vnf_id for nf in self.network_functions})
+        if unknown:
+            raise ValueError(f"auto_scale_policy names {', '.join(unknown)}, which is not a vnf_id of "
+                             f"network_functions")
+        return self
 
     @property
     def key(self) -> tuple[str, str, str]:
