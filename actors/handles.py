@@ -93,6 +93,9 @@ class InfrastructureAdaptor(_Named):
     def remove_vnf(self, vim: str, service_id: str, vnf_instance_id: str) -> None:
         self._call("remove_vnf", vim, service_id, vnf_instance_id)
 
+    def configure_vnf(self, vim: str, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
+        self._call("configure_vnf", vim, service_id, vnf_instance_id, dict(envs))
+
     def wan_links(self) -> list[WanLink]:
         return self._call("wan_links")
 

@@ -89,6 +89,9 @@ class InfrastructureAdaptor(PluginActor):
         self._driver(vim)  # starts the docker driver on first use
         self.vim.remove_vnf(vim, service_id, vnf_instance_id)
 
+    def configure_vnf(self, vim: str, service_id: str, vnf_instance_id: str, envs: dict[str, str]) -> None:
+        self._driver(vim).configure_vnf(service_id, vnf_instance_id, envs)
+
     def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
         return self._driver(vim).vnf_status(vnf_instance_id)
 

@@ -354,12 +354,16 @@ class VnfrRecord(_SonataRecord):
     the VNFR is the one record of a VNF instance.
     """
 
-    STORE_FIELDS: ClassVar[frozenset[str]] = frozenset({"rev", "fence", "service_id", "vnf_state", "pop", "vim"})
+    STORE_FIELDS: ClassVar[frozenset[str]] = frozenset({"rev", "fence", "service_id", "vnf_state", "pop", "vim",
+                                                        "envs"})
 
     service_id: str | None = None
     vnf_state: VnfState = VnfState.DEPLOYING  # the VNF instance's own lifecycle state
     pop: str | None = None  # VIM uuid the instance runs on
     vim: str = "emulated"  # VIM driver kind
+    # The environment the VNF was last configured with (reconfigure, a configure SSM/FSM):
+    # SONATA's env injection, re-applied when the VNF is healed.
+    envs: dict[str, str] = Field(default_factory=dict)
     descriptor_version: str = "vnfr-schema-01"
     name: str | None = None
     status: str

@@ -23,7 +23,7 @@ import yaml
 
 TOPICS = ("infrastructure.management.compute.list", "infrastructure.service.network.create",
           "infrastructure.service.network.delete", "infrastructure.function.deploy",
-          "infrastructure.function.remove", "infrastructure.service.remove")
+          "infrastructure.function.remove", "infrastructure.service.remove", "infrastructure.function.configure")
 
 
 class ContractAdaptor:
@@ -95,7 +95,8 @@ class ContractAdaptor:
                        "infrastructure.service.network.delete": self._network_delete,
                        "infrastructure.function.deploy": self._deploy,
                        "infrastructure.function.remove": self._remove,
-                       "infrastructure.service.remove": self._service_remove}[topic]
+                       "infrastructure.service.remove": self._service_remove,
+                       "infrastructure.function.configure": self._configure}[topic]
             return {"request_status": "COMPLETED", "message": "", **handler(request)}
         except (KeyError, ValueError) as exc:
             return {"request_status": "ERROR", "message": f"bad request: {exc}"}
@@ -172,6 +173,15 @@ class ContractAdaptor:
         if instance not in self.functions:
             raise ValueError(f"no function {instance}")
         self._release(instance)
+        return {}
+
+    def _configure(self, request: dict) -> dict:
+        instance, vim_uuid = request["func_id"], request["vim_uuid"]
+        request["service_instance_id"]  # noqa: B018 - required
+        if self.functions.get(instance, {}).get("vim") != vim_uuid:
+            raise ValueError(f"no function {instance} on VIM {vim_uuid}")
+        for unit in request["envs"]:
+            self.functions[instance].setdefault("envs", {}).setdefault(unit["cdu_id"], {}).update(unit["envs"])
         return {}
 
     def _service_remove(self, request: dict) -> dict:

@@ -51,6 +51,9 @@ class LocalVim:
         while len(self._removed) > self.REMEMBERED_REMOVALS:
             self._removed.popitem(last=False)
 
+    def configure_vnf(self, vim: str, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
+        self.driver(vim).configure_vnf(service_id, vnf_instance_id, envs)
+
     def vnf_status(self, vim: str, vnf_instance_id: str) -> str:
         return self.driver(vim).vnf_status(vnf_instance_id)
 

@@ -17,6 +17,7 @@ from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceB
                          OperationNotHeldError, RecordNotFoundError, UnknownInstanceError, UnknownOperationError)
 from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
+from mano.lifecycle.reconfiguration import check_payload
 from mano.lifecycle.workflows import victims_for_scale_in
 from mano.records import OperationRecord, ServiceRecord
 
@@ -129,6 +130,9 @@ class ServiceLifecycleManager:
                 raise UnknownInstanceError(f"service {record.id} has no VNF instance {params.get('vnf_instance_id')!r}")
             if op_type == OperationType.MIGRATE and not params.get("pop"):
                 raise LifecycleError("a migration needs the target PoP (vim_uuid)")
+        elif op_type == OperationType.RECONFIGURE:
+            check_payload(params.get("payload"), {str(nf.get("vnf_id")) for nf in record.nsd.get("network_functions", [])},
+                          {v.id for v in record.vnf_instances if v.live})
 
     def _busy(self, record: ServiceRecord) -> str:
         """SONATA's refusal, and why when the operation is one that waits for the operator."""

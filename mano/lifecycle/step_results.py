@@ -76,6 +76,8 @@ class VnfsStarted(StepResult):
 class VnfsConfigured(_SmOverride):
     configured: tuple[str, ...]
     config: dict[str, Any] | None = None  # the configure SSM's answer, per VNF
+    envs: dict[str, dict[str, str]] | None = None  # the environment given to each VNF instance
+    fsm: dict[str, Any] | None = None  # how each VNF's configure FSM went
 
 
 class RecordsStored(StepResult):

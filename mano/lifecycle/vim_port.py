@@ -13,6 +13,8 @@ import abc
 import dataclasses
 from typing import Any, Mapping, Sequence
 
+from mano.errors import VimError
+
 
 @dataclasses.dataclass(frozen=True)
 class Pop:
@@ -160,6 +162,11 @@ class VimDriver(abc.ABC):
     @abc.abstractmethod
     def stats(self, vnf_instance_id: str) -> dict[str, float]:
         """Current metrics of a VNF instance (cpu %, memory %, network counters)."""
+
+    def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
+        """Give a running VNF these environment values (SONATA's env injection), merged over
+        what it had; idempotent. A driver that cannot says so."""
+        raise VimError(f"the {self.kind} VIM cannot configure a running VNF")
 
     def deployments(self) -> dict[str, DeployedVnf]:
         """Every VNF instance this driver currently runs (for reconciliation)."""

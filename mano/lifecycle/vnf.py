@@ -139,9 +139,20 @@ class VnfController:
             self._move(vnfrs, VnfState.STOPPED, current=record)
 
     def configure(self, action: FunctionAction) -> None:
+        """Apply ``action.data["envs"]`` (SONATA's env injection) on the VIM and record it on the
+        VNFR; without envs, only check that the VNF can be configured. Idempotent: values the
+        VNFR already holds are not sent again."""
+        envs = {str(k): str(v) for k, v in (action.data.get("envs") or {}).items()}
         record = self.leases.known(self._key) or self.record()
         if VnfState(record.vnf_state) == VnfState.TERMINATED:
             raise LifecycleError(f"VNF instance {self.id} is terminated")
+        if not envs or all(record.envs.get(k) == v for k, v in envs.items()):
+            return
+        with self._leased() as vnfrs:
+            record = self._current(vnfrs) or self.record()
+            self._vim.configure_vnf(record.vim, action.service_id, self.id, envs)
+            self._kept(vnfrs.mutate(self.id, lambda r: r.model_copy(update={
+                "envs": {**r.envs, **envs}, "version": str(int(r.version) + 1)}), current=record))
 
     def remove(self, action: FunctionAction) -> None:
         with self._leased() as vnfrs:
@@ -167,8 +178,11 @@ class VnfController:
             deployed = self._vim.deploy_vnf(record.vim, vnf_deployment(req))
             fresh = build_vnfr(req.service_id, self.id, req.vnfd, deployed, req.networks,
                                version=str(int(record.version) + 1))
+            if failed.envs:  # the new instance gets the configuration the old one had
+                self._vim.configure_vnf(record.vim, req.service_id, self.id, failed.envs)
             healed = vnfrs.mutate(self.id, lambda r: fresh.model_copy(update={
-                "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim}), current=failed)
+                "rev": r.rev, "vnf_state": VnfState.RUNNING, "pop": r.pop, "vim": r.vim, "envs": r.envs}),
+                current=failed)
             return self._kept(healed).to_sonata()
 
     def vim_status(self) -> str:

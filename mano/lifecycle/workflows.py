@@ -14,6 +14,7 @@ from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
 from mano.errors import LifecycleError, ManoError, StepFailedError
 from mano.lifecycle.placement_preferences import PlacementPreferences
+from mano.lifecycle.reconfiguration import envs_of, function_config, function_envs
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
                                   PlacementRequest, PlacementUnit)
 from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement_payload, task_payload
@@ -198,12 +199,14 @@ class ServiceWorkflows:
     def terminate_sms(self, ctx: StepContext) -> BestEffort:
         return BestEffort(errors=tuple(_best_effort(lambda: self.sms.terminate(self.service_id))))
 
-    def _fsm_each(self, kind: str, ids: Sequence[str]) -> dict[str, Any] | None:
-        """Run the VNFs' FSMs of that kind (start/stop/...): each outcome, or None without FSMs."""
+    def _fsm_each(self, kind: str, ids: Sequence[str], data: dict[str, dict[str, Any]] | None = None
+                  ) -> tuple[dict[str, Any] | None, dict[str, dict[str, str]]]:
+        """Run the VNFs' FSMs of that kind (start/stop/configure), with ``data[instance id]``:
+        each outcome (None without FSMs), and the ``envs`` they answered, by instance."""
         if not self._has_sms():
-            return None
+            return None, {}
         record = self.service()
-        outcomes = {}
+        outcomes, envs = {}, {}
         for instance_id in ids:
             instance = record.vnf_instance(instance_id)
             if instance is None:
@@ -211,9 +214,11 @@ class ServiceWorkflows:
             vnfr = self.store.vnfr.find_one(instance_id)
             outcome = self.sms.fsm(self.service_id, instance.vnf_id, kind, fsm_payload(
                 instance.vnf_id, instance_id, vnfd=self.package().vnfd(instance.vnf_id).to_dict(),
-                vnfr=vnfr.to_sonata() if vnfr else None))
+                vnfr=vnfr.to_sonata() if vnfr else None, data=(data or {}).get(instance_id)))
             outcomes[instance_id] = _recorded(outcome)
-        return outcomes or None
+            if outcome.used and isinstance(outcome.result, dict) and envs_of(outcome.result.get("envs")):
+                envs[instance_id] = envs_of(outcome.result.get("envs"))
+        return outcomes or None, envs
 
     def create_networks(self, ctx: StepContext) -> NetworksCreated:
         record, nsd = self.service(), self.package().nsd
@@ -254,11 +259,13 @@ class ServiceWorkflows:
 
     def start_vnfs(self, ctx: StepContext) -> VnfsStarted:
         ids = [p.id for p in self._planned(ctx)]
-        fsm = self._fsm_each("start", ids)
+        fsm, envs = self._fsm_each("start", ids)
         started_by_deploy = set(ctx.result("deploy_vnfs", VnfsDeployed).started)
         not_started = [i for i in ids if i not in started_by_deploy]
         if not_started:
             self.functions.start(self._actions(not_started))
+        if envs:  # SONATA's FLM pushes a start FSM's envs to the VIM (func_ia_configure)
+            self.functions.configure([FunctionAction(self.service_id, i, {"envs": e}) for i, e in envs.items()])
         return VnfsStarted(started=tuple(ids), fsm=fsm)
 
     def configure_vnfs(self, ctx: StepContext) -> VnfsConfigured:
@@ -273,14 +280,29 @@ class ServiceWorkflows:
         override = self._ssm("configure", configure_payload(ctx.operation.type.value, functions,
                                                              networks=self._networks(), params=payload))
         per_vnf = override.result if override.used else {}
-        actions = [FunctionAction(self.service_id, f["instance_id"], {
-            "networks": self._networks(), **payload,
-            **(per_vnf.get(f["instance_id"]) or per_vnf.get(f["vnf_id"]) or {})}) for f in functions]
+        # Each VNF's configuration: the operator's entry for it (by vnf_id, then instance id), then
+        # the configure SSM's answer; its configure FSM gets it as ``data.config``.
+        answers = {f["instance_id"]: {**function_config(payload, f["vnf_id"], f["instance_id"]),
+                                      **(per_vnf.get(f["instance_id"]) or per_vnf.get(f["vnf_id"]) or {})}
+                   for f in functions}
+        fsm, fsm_envs = self._fsm_each("configure", ids, {i: {"config": a} for i, a in answers.items()})
+        actions, applied = [], {}
+        for f in functions:
+            answer = answers[f["instance_id"]]
+            # SONATA's order: the operator's payload, the configure SSM's answer, the VNF's FSM
+            envs = {**function_envs(payload, f["vnf_id"], f["instance_id"]), **envs_of(answer.get("envs")),
+                    **fsm_envs.get(f["instance_id"], {})}
+            data = {"networks": self._networks(), **payload, **answer}
+            data.pop("envs", None)
+            if envs:
+                data["envs"] = applied[f["instance_id"]] = envs
+            actions.append(FunctionAction(self.service_id, f["instance_id"], data))
         # A service without specific managers has nothing to send its new VNFs (no configure SSM,
         # no operator payload): this operation deployed and started them, so the call is skipped.
         if self._has_sms() or ctx.operation.type == OperationType.RECONFIGURE:
             self.functions.configure(actions)
-        return VnfsConfigured(configured=tuple(ids), config=per_vnf or None, **_recorded(override))
+        return VnfsConfigured(configured=tuple(ids), config=per_vnf or None, envs=applied or None, fsm=fsm,
+                              **_recorded(override))
 
     def store_records(self, ctx: StepContext) -> RecordsStored:
         record, nsd = self.service(), self.package().nsd
@@ -312,7 +334,7 @@ class ServiceWorkflows:
 
     def stop_vnfs(self, ctx: StepContext) -> VnfsStopped:
         ids = self._victims(ctx)
-        fsm = self._fsm_each("stop", ids)
+        fsm, _ = self._fsm_each("stop", ids)
         errors = _best_effort(lambda: self.functions.stop(self._actions(ids)))
         return VnfsStopped(stopped=tuple(ids), errors=tuple(errors), fsm=fsm)
 

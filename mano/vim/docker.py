@@ -62,6 +62,7 @@ import ipaddress
 import json
 import logging
 import re
+import shlex
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -525,6 +526,44 @@ class DockerVim(VimDriver):
             pops.add(self._release(vnf_instance_id))
             for pop_id in pops - {None}:
                 self._remove_pop_network_if_unused(pop_id)
+
+    def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
+        """Write the environment into every unit's container as ``/run/mano/env`` (``export K='v'``
+        lines, merged over what was there), where the VNF's processes source it: a container's
+        own environment cannot change while it runs."""
+        for key in envs:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):
+                raise VimError(f"{key!r} is not a valid environment variable name")
+        with self._vnf_lock(vnf_instance_id):
+            containers = [c for c in self._unit_containers(vnf=vnf_instance_id) if c["State"]["Status"] == "running"]
+            if not containers:
+                raise VimError(f"VNF instance {vnf_instance_id} has no running container on the docker VIM "
+                               f"to configure")
+            for container in containers:
+                current = self.configuration(container["Id"])
+                current.update({str(k): str(v) for k, v in envs.items()})
+                text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(current.items()))
+                self._exec(container["Id"], f"mkdir -p /run/mano && printf %s {shlex.quote(text)} "
+                                            f"> /run/mano/env.new && mv /run/mano/env.new /run/mano/env")
+
+    def configuration(self, container_id: str) -> dict[str, str]:
+        """The environment written into a container by :meth:`configure_vnf` ({} before)."""
+        text = self._exec(container_id, "cat /run/mano/env 2>/dev/null || true")
+        found = {}
+        for line in text.splitlines():
+            words = shlex.split(line)
+            if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+                key, _, value = words[1].partition("=")
+                found[key] = value
+        return found
+
+    def _exec(self, container_id: str, script: str) -> str:
+        with _docker_errors(f"running a command in container {container_id[:12]}"):
+            result = self._client.containers.get(container_id).exec_run(["sh", "-c", script])
+        output = (result.output or b"").decode(errors="replace")
+        if result.exit_code != 0:
+            raise VimError(f"configuring container {container_id[:12]} failed ({result.exit_code}): {output.strip()}")
+        return output
 
     def vnf_status(self, vnf_instance_id: str) -> str:
         """``running`` if every unit's container runs, ``failed`` if one exited, died or vanished,

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import uuid
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from mano.descriptors.models import ResourceRequirements
 from mano.errors import CapacityError, TemporaryVimError, VimError
@@ -71,6 +71,7 @@ class EmulatedVim(VimDriver):
         self._subnets = ipaddress.ip_network("10.0.0.0/8").subnets(new_prefix=24)
         self._faults: list[FaultPlan] = []
         self._load: dict[str, dict[str, float]] = {}
+        self._envs: dict[str, dict[str, str]] = {}
         self._random = random.Random(seed)
 
     # --- PoPs and faults -------------------------------------------------------------
@@ -177,11 +178,23 @@ class EmulatedVim(VimDriver):
         self._deployed.pop(vnf_instance_id, None)
         self._service_of.pop(vnf_instance_id, None)
         self._failed.discard(vnf_instance_id)
+        self._envs.pop(vnf_instance_id, None)
 
     def remove_vnf(self, service_id: str, vnf_instance_id: str) -> None:
         with self._lock:
             if vnf_instance_id in self._demand:
                 self._release(vnf_instance_id)
+
+    def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
+        with self._lock:
+            if vnf_instance_id not in self._deployed or vnf_instance_id in self._failed:
+                raise VimError(f"no running VNF instance {vnf_instance_id} on the emulated VIM to configure")
+            self._envs.setdefault(vnf_instance_id, {}).update({str(k): str(v) for k, v in envs.items()})
+
+    def configuration(self, vnf_instance_id: str) -> dict[str, str]:
+        """The environment a VNF was configured with (what its processes would read)."""
+        with self._lock:
+            return dict(self._envs.get(vnf_instance_id, {}))
 
     def vnf_status(self, vnf_instance_id: str) -> str:
         with self._lock:

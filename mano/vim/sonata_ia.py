@@ -14,6 +14,8 @@ topic, same correlation id) and every reply is ``{request_status: COMPLETED|ERRO
 ``infrastructure.function.deploy``               ``deploy_vnf``: ``{vnfd (+instance_uuid), vim_uuid, service_instance_id}``
                                                  -> ``{request_status, vnfr, message}``
 ``infrastructure.function.remove``               ``remove_vnf``: ``{service_instance_id, vim_uuid, vnf_uuid}``
+``infrastructure.function.configure``            ``configure_vnf``: ``{vim_uuid, envs: [{cdu_id, envs}], service_instance_id,
+                                                 func_id}`` (SONATA's env injection, as its FLM's ``func_ia_configure``)
 ``infrastructure.service.network.delete``        ``delete_networks``: the networks created, per VIM
 ``infrastructure.service.remove``                ``delete_networks``: JSON ``{instance_uuid, vim_uuid}``, once per VIM
 ==============================================  =========================================================
@@ -51,6 +53,7 @@ NETWORK_CREATE = "infrastructure.service.network.create"
 NETWORK_DELETE = "infrastructure.service.network.delete"
 FUNCTION_DEPLOY = "infrastructure.function.deploy"
 FUNCTION_REMOVE = "infrastructure.function.remove"
+FUNCTION_CONFIGURE = "infrastructure.function.configure"
 SERVICE_REMOVE = "infrastructure.service.remove"
 
 MB_PER_GB = 1024.0  # the IA reports memory in MB; mano's PoPs hold GB
@@ -319,6 +322,17 @@ class SonataIaVim(VimDriver):
             self._deployed.pop(vnf_instance_id, None)
             self._sent.pop(vnf_instance_id, None)
             self._service_of.pop(vnf_instance_id, None)
+
+    def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
+        with self._lock:
+            deployed = self._deployed.get(vnf_instance_id)
+        if deployed is None:
+            raise VimError(f"VNF instance {vnf_instance_id} is not deployed through the SONATA infrastructure adaptor")
+        units = [{"cdu_id": f"{u.unit_id}-{vnf_instance_id}", "envs": {str(k): str(v) for k, v in envs.items()}}
+                 for u in deployed.units]
+        self._call(FUNCTION_CONFIGURE, {"vim_uuid": deployed.pop, "envs": units, "service_instance_id": service_id,
+                                        "func_id": vnf_instance_id},
+                   f"the configuration of VNF {vnf_instance_id} on {deployed.pop}")
 
     def adopt_records(self, vnfrs: Iterable[Any]) -> int:
         """Take back the VNFs these records (the live VNFRs of this VIM) say run on the adaptor,

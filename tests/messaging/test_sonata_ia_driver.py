@@ -106,6 +106,15 @@ def test_a_service_instantiated_and_terminated_through_the_adaptor(store, driver
         points = vnfr.virtual_deployment_units[0]["vnfc_instance"][0]["connection_points"]
         assert points and all(cp["interface"]["address"].startswith("10.") for cp in points)
 
+    # reconfigure: SONATA's env injection, one entry per deployment unit, on the VNF's VIM
+    firewall = next(v.id for v in service.vnf_instances if v.vnf_id == "vnf_firewall")
+    done = lifecycle.run(lifecycle.slm.request(op.service_id, OperationType.RECONFIGURE,
+                                               {"payload": {"functions": {"vnf_firewall": {"envs": {"FW": "drop"}}}}}))
+    assert done.state == OperationState.COMPLETED, done.error
+    (configure,) = adaptor.raw_requests("infrastructure.function.configure")
+    assert configure["func_id"] == firewall and configure["vim_uuid"] == adaptor.functions[firewall]["vim"]
+    assert adaptor.functions[firewall]["envs"] == {f"vdu01-{firewall}": {"FW": "drop"}}
+
     term = lifecycle.terminate(op.service_id)
     assert term.state == OperationState.COMPLETED, term.error
     assert adaptor.functions == {}

@@ -32,10 +32,19 @@ def test_demo_on_docker_end_to_end_with_healing(rt, docker_client):
     vnfr_ips = {cp["interface"]["address"] for cp in vnfr["virtual_deployment_units"][0]["vnfc_instance"][0]["connection_points"]}
     assert vnfr_ips <= docker_ips
 
+    # reconfigure: the environment is written into every container, where its processes read it
+    svc.reconfigure({"envs": {"LOG_LEVEL": "debug"}, "functions": {"vnf_iperf": {"envs": {"TARGET": "10.0.0.9"}}}})
+    env = container.exec_run(["cat", "/run/mano/env"]).output.decode()
+    assert "export LOG_LEVEL=debug\n" in env and "export TARGET=10.0.0.9\n" in env
+
     container.kill()  # from outside mano
     rt.call("monitoring", "tick")  # the health check sees it failed and asks for a heal
     wait_until(lambda: any(o.type.value == "heal" and o.state.value == "COMPLETED" for o in svc.operations), timeout=90)
     assert all(c.status == "running" for c in mano_containers(docker_client, svc.id))
+    # the healed iperf is a new container, configured as the old one was
+    healed = next(c for c in mano_containers(docker_client, svc.id) if c.labels["mano.vnf"] == container.labels["mano.vnf"])
+    assert healed.id != container.id
+    assert "export TARGET=10.0.0.9\n" in healed.exec_run(["cat", "/run/mano/env"]).output.decode()
 
     svc.terminate(timeout=120)
     assert mano_containers(docker_client, svc.id) == []
