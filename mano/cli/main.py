@@ -221,19 +221,24 @@ def show_operation(operation_id: str, as_json: bool) -> None:
             console.print(lit(op.error))
 
 
+def _waiting(call: Any) -> None:
+    """Run an API call that waits for an operation; when it fails, show its steps and exit 1."""
+    import mano
+    _connect()
+    try:
+        call(mano)
+    except mano.OperationFailedError as exc:
+        console.print(render.steps_table(exc.operation))
+        _fail(exc)
+    except ManoError as exc:
+        _fail(exc)
+
+
 def _operator_decision(command: str, function: str, outcome: str, help_text: str) -> None:
     @operation_commands.command(name=command, help=help_text)
     @click.argument("operation_id")
     def decide(operation_id: str) -> None:
-        import mano
-        _connect()
-        try:
-            getattr(mano, function)(operation_id)
-        except mano.OperationFailedError as exc:
-            console.print(render.steps_table(exc.operation))
-            _fail(exc)
-        except ManoError as exc:
-            _fail(exc)
+        _waiting(lambda mano: getattr(mano, function)(operation_id))
         console.print(f"operation {lit(operation_id)}: {render.styled(outcome)}")
 
 
@@ -244,16 +249,7 @@ _operator_decision("rollback", "rollback", "ROLLED_BACK",
 
 
 def _operate(service_id: str, action: str, **kwargs: Any) -> None:
-    import mano
-    _connect()
-    try:
-        service = mano.get(service_id)
-        getattr(service, action)(**kwargs)
-    except mano.OperationFailedError as exc:
-        console.print(render.steps_table(exc.operation))
-        _fail(exc)
-    except ManoError as exc:
-        _fail(exc)
+    _waiting(lambda mano: getattr(mano.get(service_id), action)(**kwargs))
     console.print(f"{action.replace('_', ' ')} of {lit(service_id)}: {render.styled('COMPLETED')}")
 
 
@@ -285,6 +281,46 @@ def scale(service_id: str, vnf_id: str, out_: int | None, in_: int | None) -> No
 def heal(service_id: str, vnf_instance_id: str) -> None:
     """Re-deploy a VNF instance whose VIM instance failed."""
     _operate(service_id, "heal", vnf_instance_id=vnf_instance_id)
+
+
+@main.command()
+@click.argument("service_id")
+@click.option("--env", "envs", multiple=True, metavar="KEY=VALUE", help="an environment value (repeatable)")
+@click.option("--vnf", "vnf_id", default=None, help="give --env to this vnf_id (or VNF instance id) only")
+@click.option("--payload", "payload_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="a YAML/JSON reconfiguration_payload (envs, functions)")
+def reconfigure(service_id: str, envs: tuple[str, ...], vnf_id: str | None, payload_file: Path | None) -> None:
+    """Reconfigure a service: give its VNFs environment values (SONATA's env injection)."""
+    import yaml
+
+    from mano.safe_yaml import SAFE_LOADER
+    payload: dict[str, Any] = {}
+    if payload_file is not None:
+        try:
+            loaded = yaml.load(payload_file.read_text(), Loader=SAFE_LOADER)  # noqa: S506 - the safe loader
+        except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
+            _fail(click.UsageError(f"{payload_file}: {exc}"), 2)
+        if not isinstance(loaded, dict):
+            _fail(click.UsageError(f"{payload_file}: a reconfiguration_payload is a mapping"), 2)
+        payload = dict(loaded)
+    values = {}
+    for item in envs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(click.UsageError(f"--env {item!r}: expected KEY=VALUE"), 2)
+        values[key] = value
+    if values and vnf_id:
+        functions = dict(payload.get("functions") or {})
+        functions[vnf_id] = {**dict(functions.get(vnf_id) or {}),
+                             "envs": {**dict((functions.get(vnf_id) or {}).get("envs") or {}), **values}}
+        payload["functions"] = functions
+    elif values:
+        payload["envs"] = {**dict(payload.get("envs") or {}), **values}
+    elif vnf_id:
+        _fail(click.UsageError("--vnf needs at least one --env"), 2)
+    if not payload:
+        _fail(click.UsageError("give --env KEY=VALUE or --payload FILE"), 2)
+    _operate(service_id, "reconfigure", payload=payload)
 
 
 @main.group(invoke_without_command=True)

@@ -31,9 +31,17 @@ def test_up_instantiate_ls_terminate_down(tmp_path):
         assert service["state"] == "READY"
         listed = run("ls", "--json")  # a second command finds the service the first one made
         assert [s["id"] for s in json.loads(listed.stdout)] == [service["id"]]
+        configured = run("reconfigure", service["id"], "--env", "FW_POLICY=drop", "--vnf", "vnf_firewall")
+        assert configured.returncode == 0, configured.stderr[-2000:]
+        bad = run("reconfigure", service["id"], "--env", "BAD NAME=x")  # refused before anything runs
+        assert bad.returncode == 1 and "'BAD NAME' is not an environment variable name" in bad.stderr
+        assert run("reconfigure", service["id"]).returncode == 2  # nothing to give
         assert run("terminate", service["id"]).returncode == 0
         ops = json.loads(run("ops", service["id"], "--json").stdout)
-        assert [(o["type"], o["state"]) for o in ops] == [("instantiate", "COMPLETED"), ("terminate", "COMPLETED")]
+        assert [(o["type"], o["state"]) for o in ops] == [("instantiate", "COMPLETED"), ("reconfigure", "COMPLETED"),
+                                                          ("terminate", "COMPLETED")]
+        assert ops[1]["steps"][0]["result"]["envs"] and all(
+            e == {"FW_POLICY": "drop"} for e in ops[1]["steps"][0]["result"]["envs"].values())
         first = ops[0]["id"]
         shown = json.loads(run("op", "show", first, "--json").stdout)
         assert (shown["id"], shown["state"], shown["retries"]) == (first, "COMPLETED", 0)
