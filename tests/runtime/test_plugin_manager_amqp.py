@@ -161,6 +161,11 @@ def test_a_sonata_plugin_registers_is_started_commanded_and_deregistered(bus, rt
         plugin.heartbeat("DANCING")  # a state SONATA has not: refused, the plugin manager carries on
         time.sleep(1.0)
         assert rt.call("plugin-manager", "get", plugin.uuid)["state"] == "PAUSED"
+        # silent past its timeout (5 heartbeats, at least 5 s): FAILED, recorded and broadcast
+        silent = time.monotonic()
+        plugin.status_where(lambda plugins: plugins.get(plugin.uuid, {}).get("state") == "FAILED", timeout=30)
+        assert rt.call("plugin-manager", "get", plugin.uuid)["state"] == "FAILED"
+        assert time.monotonic() - silent >= 3.0  # not before its timeout (1 s of silence had passed)
         before = plugin.mark()  # broadcasts from before its registration lack it too
         plugin.publish(f"{PM}.deregister", {"uuid": plugin.uuid})  # SONATA sends no reply to this
         plugin.status_where(lambda plugins: plugin.uuid not in plugins, since=before)
