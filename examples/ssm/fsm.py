@@ -9,13 +9,15 @@ Descriptor (``examples/ssm/fsm-start-stop/firewall-vnfd.yml``)::
           - {key: "type", value: "start"}
           - {key: "type", value: "stop"}
           - {key: "type", value: "configure"}
+          - {key: "type", value: "state"}
           - {key: "env", value: "FW_POLICY=drop-invalid;FW_LOG=1"}
 
 ``start`` answers ``envs`` for every deployment unit of the VNF: the ``env`` option's
 variables plus ``MANO_SERVICE``, ``MANO_VNF`` and ``MANO_INSTANCE``. ``configure`` turns the
 configuration it receives (``request.data['config']``, e.g. from a configure SSM) into
 ``CFG_<KEY>`` variables and remembers it; ``stop`` answers what it remembered under
-``persist`` so it can be restored after a migration or a restart.
+``persist`` so it can be restored after a restart; ``state`` extracts it from an instance
+that migrates and injects it into its successor (again as ``CFG_`` variables).
 
 Try it::
 
@@ -56,6 +58,17 @@ class EnvStartStop(FunctionSpecificManager):
         self.configured[request.instance_id or request.vnf_id] = config
         envs = {f"CFG_{key.upper()}": str(value) for key, value in config.items()}
         return FsmResponse.done([CduEnvs(cdu_id=u, envs=envs) for u in unit_ids(request.vnfd)])
+
+    def state(self, request: FsmRequest) -> FsmResponse:
+        """Around a migration: ``extract`` answers the configuration remembered for the old
+        instance; ``inject`` remembers it for the new one and sets it again as ``CFG_`` envs."""
+        instance = request.instance_id or request.vnf_id
+        if request.data.get("action") == "inject":
+            config = dict(request.data.get("state") or {})
+            self.configured[instance] = config
+            envs = {f"CFG_{key.upper()}": str(value) for key, value in config.items()}
+            return FsmResponse.done([CduEnvs(cdu_id=u, envs=envs) for u in unit_ids(request.vnfd)])
+        return FsmResponse.done(content=self.configured.get(instance, {}))
 
     def stop(self, request: FsmRequest) -> FsmResponse:
         instance = request.instance_id or request.vnf_id

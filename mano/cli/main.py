@@ -291,18 +291,13 @@ def heal(service_id: str, vnf_instance_id: str) -> None:
               default=None, help="a YAML/JSON reconfiguration_payload (envs, functions)")
 def reconfigure(service_id: str, envs: tuple[str, ...], vnf_id: str | None, payload_file: Path | None) -> None:
     """Reconfigure a service: give its VNFs environment values (SONATA's env injection)."""
-    import yaml
-
-    from mano.safe_yaml import SAFE_LOADER
+    from mano.descriptors.loader import parse_yaml  # the bounded, safe reader of untrusted YAML
     payload: dict[str, Any] = {}
     if payload_file is not None:
         try:
-            loaded = yaml.load(payload_file.read_text(), Loader=SAFE_LOADER)  # noqa: S506 - the safe loader
-        except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
-            _fail(click.UsageError(f"{payload_file}: {exc}"), 2)
-        if not isinstance(loaded, dict):
-            _fail(click.UsageError(f"{payload_file}: a reconfiguration_payload is a mapping"), 2)
-        payload = dict(loaded)
+            payload = dict(parse_yaml(payload_file.read_bytes(), str(payload_file)))
+        except ManoError as exc:
+            _fail(click.UsageError(str(exc)), 2)
     values = {}
     for item in envs:
         key, sep, value = item.partition("=")

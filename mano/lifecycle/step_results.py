@@ -80,6 +80,15 @@ class VnfsConfigured(_SmOverride):
     fsm: dict[str, Any] | None = None  # how each VNF's configure FSM went
 
 
+class StateTransferred(_SmOverride):
+    """A migration's state transfer: from the old instance to the new one (None: stateless)."""
+
+    extracted_from: str | None = None
+    injected_into: str | None = None
+    state_ssm: str | None = None  # the state SSM that reworked it on the way
+    envs: dict[str, str] | None = None  # what the inject answer set on the new instance
+
+
 class RecordsStored(StepResult):
     nsr_version: int
 

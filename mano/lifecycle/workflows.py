@@ -21,7 +21,7 @@ from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement
 from mano.lifecycle.sonata_records import build_nsr
 from mano.lifecycle.states import OperationType
 from mano.lifecycle.step_results import (BestEffort, NetworksCreated, Placed, PlacedInstance, RecordsStored,
-                                         SmsOnboarded, TaskScheduled, Validated, VictimsSelected, VnfHealed,
+                                         SmsOnboarded, StateTransferred, TaskScheduled, Validated, VictimsSelected, VnfHealed,
                                          VnfsConfigured, VnfsDeployed, VnfsRemoved, VnfsStarted, VnfsStopped)
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
@@ -106,6 +106,8 @@ class ServiceWorkflows:
                     names = names[:3] + list(task.result["schedule"])
             elif op.type == OperationType.TERMINATE:
                 names.insert(len(names) - 1, "terminate_sms")
+            elif op.type == OperationType.MIGRATE:  # SONATA: state FSM extract -> state SSM -> inject
+                names.insert(names.index("select_victims"), "transfer_state")
         return [self._step(op.type, name) for name in names]
 
     def _declares_sms(self) -> bool:
@@ -331,6 +333,41 @@ class ServiceWorkflows:
         if ctx.operation.type == OperationType.TERMINATE:
             return [v.id for v in self.service().vnf_instances if v.live]
         return list(ctx.result("select_victims", VictimsSelected).victims)
+
+    def transfer_state(self, ctx: StepContext) -> StateTransferred:
+        """Migration: the moving VNF's state FSM extracts its state, the service's state SSM may
+        rework it, the FSM injects it into the new instance (whose ``envs`` in the answer go to
+        the VIM). Without a state FSM the migration is stateless, as before. A state that was
+        extracted but cannot be injected fails the step: the new instance is rolled back and
+        the old one keeps running, rather than moving a VNF and losing what it held."""
+        old = str(ctx.request["vnf_instance_id"])
+        (new,) = [p.id for p in self._planned(ctx)]
+        instance = self.service().vnf_instance(old)
+        if instance is None:
+            raise LifecycleError(f"service {self.service_id} has no VNF instance {old}")
+        vnf_id, vnfd = instance.vnf_id, self.package().vnfd(instance.vnf_id).to_dict()
+
+        def ask(instance_id: str, data: dict[str, Any]) -> Any:
+            vnfr = self.store.vnfr.find_one(instance_id)
+            return self.sms.fsm(self.service_id, vnf_id, "state", fsm_payload(
+                vnf_id, instance_id, vnfd=vnfd, vnfr=vnfr.to_sonata() if vnfr else None, data=data))
+        extracted = ask(old, {"action": "extract"})
+        if not extracted.used:
+            return StateTransferred(**_recorded(extracted))
+        answer = extracted.result or {}
+        state = answer.get("content") if answer.get("content") is not None else answer.get("persist")
+        reworked = self._ssm("state", {"action": "inject", "vnf_id": vnf_id, "instance_id": new, "state": state})
+        if reworked.used and (reworked.result or {}).get("content") is not None:
+            state = reworked.result["content"]
+        injected = ask(new, {"action": "inject", "state": state})
+        if not injected.used:
+            raise StepFailedError(f"the state of {vnf_id} ({old}) was extracted but not injected into {new}: "
+                                  f"{injected.reason}", retryable=str(injected.reason).startswith("timeout"))
+        envs = envs_of((injected.result or {}).get("envs"))
+        if envs:
+            self.functions.configure([FunctionAction(self.service_id, new, {"envs": envs})])
+        return StateTransferred(extracted_from=old, injected_into=new, override=extracted.sm_id,
+                                state_ssm=reworked.sm_id if reworked.used else None, envs=envs or None)
 
     def stop_vnfs(self, ctx: StepContext) -> VnfsStopped:
         ids = self._victims(ctx)

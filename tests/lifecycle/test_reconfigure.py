@@ -114,3 +114,66 @@ def test_fsm_envs_of_start_and_configure_reach_the_vim(store):
     finally:
         for record in store.services.find():
             harness.sms.terminate(record.id)
+
+
+def sm_harness_two_pops(store):
+    pops = [Pop(vim_uuid=f"pop-{i}", name=f"pop{i}", city=f"c{i}", core_total=16, memory_total=64) for i in range(2)]
+    harness = Harness(store, pops)
+    harness.sms = LocalSpecificManagers(store)
+    return harness
+
+
+def test_a_migration_moves_the_vnfs_state_through_its_state_fsm(store):
+    harness = sm_harness_two_pops(store)
+    try:
+        op = harness.instantiate(load_service(EXAMPLES / "ssm" / "fsm-start-stop"))
+        assert op.state == OperationState.COMPLETED, op.error
+        old = by_vnf(store, op.service_id)["vnf_firewall"]
+        pop = store.services.get(op.service_id).vnf_instance(old).pop
+        target = "pop-1" if pop == "pop-0" else "pop-0"
+        # the FSM remembers the firewall's configuration (its configure hook)
+        reconfigure(harness, op.service_id, {"functions": {"vnf_firewall": {"next_hop": "vnf_tcpdump"}}})
+        mig = harness.run(harness.slm.request(op.service_id, OperationType.MIGRATE,
+                                              {"vnf_instance_id": old, "pop": target}))
+        assert mig.state == OperationState.COMPLETED, mig.error
+        new = by_vnf(store, op.service_id)["vnf_firewall"]
+        assert new != old and store.services.get(op.service_id).vnf_instance(new).pop == target
+        moved = mig.step("transfer_state").result
+        assert (moved["extracted_from"], moved["injected_into"]) == (old, new)
+        assert moved["override"] == "vnf_firewall/firewall-env"
+        # the state arrived: the new instance is configured from it, the old one is gone
+        assert harness.vim_driver.configuration(new)["CFG_NEXT_HOP"] == "vnf_tcpdump"
+        assert store.vnfr.get(new).envs["CFG_NEXT_HOP"] == "vnf_tcpdump"
+        assert store.vnfr.get(old).to_sonata()["status"] == "terminated"
+        names = [s.name for s in mig.steps]
+        assert names.index("transfer_state") < names.index("stop_vnfs")  # before the old one stops
+    finally:
+        for record in store.services.find():
+            harness.sms.terminate(record.id)
+
+
+def test_a_state_that_cannot_be_injected_keeps_the_old_instance(store):
+    from mano.lifecycle.sm_port import SmOutcome
+
+    harness = sm_harness_two_pops(store)
+    try:
+        op = harness.instantiate(load_service(EXAMPLES / "ssm" / "fsm-start-stop"))
+        old = by_vnf(store, op.service_id)["vnf_firewall"]
+        pop = store.services.get(op.service_id).vnf_instance(old).pop
+        real = harness.sms.fsm
+
+        def failing_inject(service_id, vnf_id, kind, payload, **kwargs):
+            if kind == "state" and payload["data"].get("action") == "inject":
+                return SmOutcome(used=False, reason="raised RuntimeError: disk full")
+            return real(service_id, vnf_id, kind, payload, **kwargs)
+        harness.sms.fsm = failing_inject
+        mig = harness.run(harness.slm.request(op.service_id, OperationType.MIGRATE,
+                                              {"vnf_instance_id": old, "pop": "pop-1" if pop == "pop-0" else "pop-0"}))
+        assert mig.state == OperationState.ROLLED_BACK
+        assert "was extracted but not injected" in mig.error and "disk full" in mig.error
+        assert by_vnf(store, op.service_id)["vnf_firewall"] == old  # it still runs where it was
+        assert harness.vim_driver.vnf_status(old) == "running"
+        assert len([v for v in store.services.get(op.service_id).vnf_instances if v.live]) == 3
+    finally:
+        for record in store.services.find():
+            harness.sms.terminate(record.id)

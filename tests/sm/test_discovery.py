@@ -26,7 +26,7 @@ def test_example_kinds_and_ids():
     assert placement.topic == "generic.ssm.s" == ssm_topic("s")
     fsm = discover("s", *package_args("fsm-start-stop")).specs[0]
     assert fsm.sm_type is SmType.FSM and fsm.sm_id == "vnf_firewall/firewall-env"
-    assert fsm.kinds == ("start", "stop", "configure")  # registered under each type value
+    assert fsm.kinds == ("start", "stop", "configure", "state")  # registered under each type value
     assert fsm.vnf_id == "vnf_firewall" and fsm.topic == f"generic.fsm.{function_id('s', 'vnf_firewall')}"
 
 
