@@ -16,7 +16,7 @@ import yaml
 from actors import naming
 from actors.plugin import PluginActor
 from mano.lifecycle.local import LocalVim
-from mano.lifecycle.states import VnfState
+from mano.lifecycle.states import ServiceState, VnfState
 from mano.settings import Settings
 from mano.store.client import connect
 from mano.vim import load_infrastructure, make_driver
@@ -58,8 +58,9 @@ class InfrastructureAdaptor(PluginActor):
         else:
             driver = make_driver("sonata-ia", [], settings=self._settings)
             live = self._store.vnfr.find({"vim": "sonata-ia", "vnf_state": {"$ne": VnfState.TERMINATED.value}})
+            services = self._store.services.find({"vim": "sonata-ia", "state": {"$ne": ServiceState.TERMINATED.value}})
             log.info("SONATA infrastructure adaptor: %d live VNFs taken back from the records",
-                     driver.adopt_records(live))
+                     driver.adopt_records(live, {s.id: dict(s.networks) for s in services}))
             self.vim.drivers["sonata-ia"] = driver
 
     def _reconcile(self) -> None:

@@ -20,6 +20,11 @@ topic, same correlation id) and every reply is ``{request_status: COMPLETED|ERRO
 ``infrastructure.service.remove``                ``delete_networks``: JSON ``{instance_uuid, vim_uuid}``, once per VIM
 ==============================================  =========================================================
 
+After a restart (the infrastructure adaptor actor's), the driver takes its VNFs back from the
+VNFRs and each live service's links from its record; it cannot know which links exist on the
+VIMs the service used, so there a refused network creation is taken as "created before" and
+the deploy that follows says whether that was so.
+
 What SONATA's adaptor does not offer, this driver answers from what it knows: there is no
 status or metrics topic, so a VNF it deployed and did not remove is ``running`` and its stats
 are empty (SONATA monitored through its own monitoring manager). A network is created on a VIM
@@ -152,6 +157,8 @@ class SonataIaVim(VimDriver):
         self._links: dict[str, dict[str, NetworkRequest]] = {}  # service -> vl id -> request
         self._created: dict[str, dict[str, set[str]]] = {}  # service -> VIM -> vl ids created there
         self._vims_of: dict[str, set[str]] = {}  # service -> every VIM it deployed on
+        # service -> VIMs whose networks a restart forgot: a link may or may not be there
+        self._uncertain: dict[str, set[str]] = {}
         self._service_locks: dict[str, threading.Lock] = {}
 
     # --- request/reply -----------------------------------------------------------------
@@ -206,10 +213,20 @@ class SonataIaVim(VimDriver):
                 missing = [req for vl, req in sorted(needed.items()) if vl not in created]
             if not missing:
                 return
+            uncertain = pop in self._uncertain.get(service, set())
             links = [{"id": network_id(service, r.vl_id), "access": True, "vl_id": r.vl_id,
                       **({"cidr": r.cidr} if r.cidr else {})} for r in missing]
-            self._call(NETWORK_CREATE, {"instance_id": service, "vim_list": [{"uuid": pop, "virtual_links": links}]},
-                       f"the networks {', '.join(r.vl_id for r in missing)} of service {service} on VIM {pop}")
+            try:
+                self._call(NETWORK_CREATE, {"instance_id": service, "vim_list": [{"uuid": pop, "virtual_links": links}]},
+                           f"the networks {', '.join(r.vl_id for r in missing)} of service {service} on VIM {pop}")
+            except TemporaryVimError:
+                raise
+            except VimError as exc:
+                if not uncertain:
+                    raise
+                # Before the restart this VIM had VNFs of the service, so its links may exist; if
+                # one is really missing, the deploy that follows is refused with the adaptor's words.
+                log.info("networks of %s on %s taken as created before the restart: %s", service, pop, exc)
             with self._lock:
                 created.update(r.vl_id for r in missing)
 
@@ -232,6 +249,7 @@ class SonataIaVim(VimDriver):
                 self._created.pop(service_id, None)
                 self._links.pop(service_id, None)
                 self._vims_of.pop(service_id, None)
+                self._uncertain.pop(service_id, None)
 
     # --- VNFs --------------------------------------------------------------------------
     def _sonata_vnfd(self, deployment: VnfDeployment) -> dict[str, Any]:
@@ -334,12 +352,19 @@ class SonataIaVim(VimDriver):
                                         "func_id": vnf_instance_id},
                    f"the configuration of VNF {vnf_instance_id} on {deployed.pop}")
 
-    def adopt_records(self, vnfrs: Iterable[Any]) -> int:
+    def adopt_records(self, vnfrs: Iterable[Any], networks: Mapping[str, Mapping[str, str]] | None = None) -> int:
         """Take back the VNFs these records (the live VNFRs of this VIM) say run on the adaptor,
         after the infrastructure adaptor restarted; how many. Their removal, and the removal of
-        their services from the VIMs they used, then go to the adaptor as before the restart."""
+        their services from the VIMs they used, then go to the adaptor as before the restart.
+        ``networks``: each live service's links (``ServiceRecord.networks``, vl id -> network
+        id), so a VNF added later (scale-out, migrate) is given its networks on a new VIM."""
         adopted = 0
         with self._lock:
+            for service_id, links in (networks or {}).items():
+                known = self._links.setdefault(service_id, {})
+                for vl_id, net in links.items():
+                    if net == network_id(service_id, vl_id):  # a network this driver named
+                        known.setdefault(vl_id, NetworkRequest(vl_id=vl_id))
             for vnfr in vnfrs:
                 if vnfr.pop is None or vnfr.id in self._deployed:
                     continue
@@ -350,6 +375,7 @@ class SonataIaVim(VimDriver):
                 self._sent[vnfr.id] = vnfr.pop
                 self._service_of[vnfr.id] = vnfr.service_id or ""
                 self._vims_of.setdefault(vnfr.service_id or "", set()).add(vnfr.pop)
+                self._uncertain.setdefault(vnfr.service_id or "", set()).add(vnfr.pop)
                 adopted += 1
         return adopted
 

@@ -184,9 +184,19 @@ def test_a_restarted_driver_takes_its_vnfs_back_from_the_records(store, settings
     restarted = SonataIaVim(settings, timeout_s=5.0)  # an adaptor actor that restarted: memory lost
     try:
         live = store.vnfr.find({"vim": "sonata-ia", "vnf_state": {"$ne": VnfState.TERMINATED.value}})
-        assert restarted.adopt_records(live) == 3
+        networks = {op.service_id: dict(store.services.get(op.service_id).networks)}
+        assert restarted.adopt_records(live, networks) == 3
         assert set(restarted.deployments()) == set(adaptor.functions)
-        term = Lifecycle(store, restarted).terminate(op.service_id)
+        lifecycle = Lifecycle(store, restarted)
+        used = {f["vim"] for f in adaptor.functions.values()}
+        # new VNFs after the restart: on a VIM the service did not use (its networks are created
+        # there), and on one it did (whose networks the restarted driver cannot know are there)
+        for vim in sorted({"vim-0", "vim-1"} - used) + sorted(used):
+            out = lifecycle.run(lifecycle.slm.request(op.service_id, OperationType.SCALE_OUT,
+                                                      {"vnf_id": "vnf_firewall", "count": 1, "pop": vim}))
+            assert out.state == OperationState.COMPLETED, out.error
+        assert len(adaptor.functions) == 5
+        term = lifecycle.terminate(op.service_id)
         assert term.state == OperationState.COMPLETED, term.error
         assert adaptor.functions == {}
         used = {d["vim_uuid"] for d in adaptor.raw_requests(DEPLOY)}
