@@ -204,6 +204,10 @@ class Service:
 
     def reconfigure(self, payload: Mapping[str, Any], *, wait: bool = True, operation_id: str | None = None,
                     timeout: float | None = 120.0) -> "Service":
+        """Reconfigure the service (SONATA's ``reconfiguration_payload``): given to its configure
+        SSM if it has one; ``{"envs": {K: v}}`` gives every VNF environment values and
+        ``{"functions": {vnf_id or instance id: {"envs": {...}, ...}}}`` some of them (the other
+        keys of an entry go to its configure FSM). A malformed payload raises at once."""
         return self._request(OperationType.RECONFIGURE, {"payload": dict(payload)}, wait, operation_id, timeout)
 
     def terminate(self, *, wait: bool = True, operation_id: str | None = None,
