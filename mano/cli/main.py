@@ -304,18 +304,26 @@ def reconfigure(service_id: str, envs: tuple[str, ...], vnf_id: str | None, payl
         if not sep or not key:
             _fail(click.UsageError(f"--env {item!r}: expected KEY=VALUE"), 2)
         values[key] = value
-    if values and vnf_id:
-        functions = dict(payload.get("functions") or {})
-        functions[vnf_id] = {**dict(functions.get(vnf_id) or {}),
-                             "envs": {**dict((functions.get(vnf_id) or {}).get("envs") or {}), **values}}
-        payload["functions"] = functions
-    elif values:
-        payload["envs"] = {**dict(payload.get("envs") or {}), **values}
-    elif vnf_id:
+    if vnf_id and not values:
         _fail(click.UsageError("--vnf needs at least one --env"), 2)
+    if values:  # merged into the payload's envs: the whole service's, or one VNF's entry
+        target = payload
+        if vnf_id:
+            functions = payload["functions"] = _mapping(payload.get("functions"), "functions")
+            target = functions[vnf_id] = _mapping(functions.get(vnf_id), f"functions.{vnf_id}")
+        target["envs"] = {**_mapping(target.get("envs"), "envs"), **values}
     if not payload:
         _fail(click.UsageError("give --env KEY=VALUE or --payload FILE"), 2)
     _operate(service_id, "reconfigure", payload=payload)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    """A copy of a payload entry that --env adds to (none yet: empty); not a mapping: usage error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(click.UsageError(f"--payload: {where} is not a mapping, so --env cannot add to it"), 2)
+    return dict(value)
 
 
 @main.group(invoke_without_command=True)

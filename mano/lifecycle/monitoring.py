@@ -167,23 +167,22 @@ class MonitoringCore:
         cooldown = self.cooldown_s if policy.cooldown_s is None else policy.cooldown_s
         return last is not None and self._clock() - last < cooldown
 
-    def _consider_scale_in(self, service: Any, vnf_id: str, policy: AutoScalePolicy) -> str | None:
-        """Scale ``vnf_id`` in by one if its policy's ``scale_in_when`` has held long enough;
-        what was done, or None."""
+    def _consider_scale_in(self, service: Any, vnf_id: str, policy: AutoScalePolicy) -> None:
+        """Scale ``vnf_id`` in by one if its policy's ``scale_in_when`` has held long enough."""
         key = (service.id, vnf_id)
         condition = Condition.parse(policy.scale_in_when or "")
         live = [v for v in service.vnf_instances if v.vnf_id == vnf_id and v.live]
         values = [self.metrics.get(v.id, {}).get(condition.metric) for v in live]
         if len(live) <= policy.min_instances or None in values:
             self._calm.pop(key, None)
-            return None
+            return
         mean = sum(float(v) for v in values) / len(values)  # type: ignore[arg-type]
         if not condition.compare(mean):
             self._calm.pop(key, None)
-            return None
+            return
         first = self._calm.setdefault(key, self._clock())
         if self._clock() - first < policy.scale_in_duration_s or self._cooling(service.id, vnf_id, policy):
-            return None
+            return
         victim = live[-1].id  # the newest, as SONATA's scale-in by vnfd picks from the end
         trigger = {"serviceID": service.id, "vnf_id": vnf_id, "alertname": f"mon:scale_in:{condition.metric}",
                    "metric": condition.metric, "value": round(mean, 3), "time": time.time()}
@@ -191,12 +190,11 @@ class MonitoringCore:
             self._request(service.id, OperationType.SCALE_IN, {"vnf_instance_id": victim, "trigger": trigger})
         except ManoError as exc:  # e.g. the service is busy: the condition still holds next tick
             log.info("scale-in of %s in %s not requested: %s", vnf_id, service.id, exc)
-            return None
+            return
         self._acted[key] = self._clock()
         self._calm.pop(key, None)
         log.info("scale in %s of service %s: mean %s %.3g %s %g", vnf_id, service.id, condition.metric, mean,
                  condition.op, condition.value)
-        return f"scale in {vnf_id}"
 
 
 def _policies(service: Any) -> dict[str, AutoScalePolicy]:

@@ -23,7 +23,8 @@ from typing import Any, Mapping
 
 from mano.errors import LifecycleError
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an environment variable may be called (a VIM driver checks what reaches it too)."""
 
 
 def envs_of(value: Any) -> dict[str, str]:
@@ -83,7 +84,7 @@ def _check_envs(envs: Any, where: str) -> None:
     if not isinstance(envs, Mapping):
         raise LifecycleError(f"{where} is not a mapping of names to values")
     for name, value in envs.items():
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
             raise LifecycleError(f"{where}: {name!r} is not an environment variable name")
         if isinstance(value, (Mapping, list, tuple, set)) or value is None:
             raise LifecycleError(f"{where}.{name}: a value must be a string or number, got {value!r}")

@@ -164,8 +164,9 @@ class VimDriver(abc.ABC):
         """Current metrics of a VNF instance (cpu %, memory %, network counters)."""
 
     def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
-        """Give a running VNF these environment values (SONATA's env injection), merged over
-        what it had; idempotent. A driver that cannot says so."""
+        """Set a running VNF's environment (SONATA's env injection) to ``envs``: the whole of it,
+        as its VNFR records it (the caller merges new values over the old); idempotent. A
+        driver that cannot says so."""
         raise VimError(f"the {self.kind} VIM cannot configure a running VNF")
 
     def deployments(self) -> dict[str, DeployedVnf]:

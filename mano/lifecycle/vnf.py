@@ -150,9 +150,10 @@ class VnfController:
             return
         with self._leased() as vnfrs:
             record = self._current(vnfrs) or self.record()
-            self._vim.configure_vnf(record.vim, action.service_id, self.id, envs)
+            merged = {**record.envs, **envs}  # the VIM is given the VNF's whole environment
+            self._vim.configure_vnf(record.vim, action.service_id, self.id, merged)
             self._kept(vnfrs.mutate(self.id, lambda r: r.model_copy(update={
-                "envs": {**r.envs, **envs}, "version": str(int(r.version) + 1)}), current=record))
+                "envs": merged, "version": str(int(r.version) + 1)}), current=record))
 
     def remove(self, action: FunctionAction) -> None:
         with self._leased() as vnfrs:

@@ -213,14 +213,25 @@ class ServiceWorkflows:
             instance = record.vnf_instance(instance_id)
             if instance is None:
                 continue
-            vnfr = self.store.vnfr.find_one(instance_id)
-            outcome = self.sms.fsm(self.service_id, instance.vnf_id, kind, fsm_payload(
-                instance.vnf_id, instance_id, vnfd=self.package().vnfd(instance.vnf_id).to_dict(),
-                vnfr=vnfr.to_sonata() if vnfr else None, data=(data or {}).get(instance_id)))
+            outcome = self._ask_fsm(instance.vnf_id, instance_id, kind, (data or {}).get(instance_id))
             outcomes[instance_id] = _recorded(outcome)
-            if outcome.used and isinstance(outcome.result, dict) and envs_of(outcome.result.get("envs")):
-                envs[instance_id] = envs_of(outcome.result.get("envs"))
+            answered = envs_of(outcome.result.get("envs")) if outcome.used and isinstance(outcome.result, dict) else {}
+            if answered:
+                envs[instance_id] = answered
         return outcomes or None, envs
+
+    def _ask_fsm(self, vnf_id: str, instance_id: str, kind: str, data: dict[str, Any] | None) -> SmOutcome:
+        """Call the FSM of ``kind`` for one VNF instance, with its VNFD, VNFR and ``data``."""
+        vnfr = self.store.vnfr.find_one(instance_id)
+        return self.sms.fsm(self.service_id, vnf_id, kind, fsm_payload(
+            vnf_id, instance_id, vnfd=self.package().vnfd(vnf_id).to_dict(),
+            vnfr=vnfr.to_sonata() if vnfr else None, data=data))
+
+    def _push_envs(self, envs: dict[str, dict[str, str]]) -> None:
+        """Give these VNF instances the environment their FSMs answered (SONATA's FLM:
+        ``func_ia_configure``)."""
+        if envs:
+            self.functions.configure([FunctionAction(self.service_id, i, {"envs": e}) for i, e in envs.items()])
 
     def create_networks(self, ctx: StepContext) -> NetworksCreated:
         record, nsd = self.service(), self.package().nsd
@@ -266,8 +277,7 @@ class ServiceWorkflows:
         not_started = [i for i in ids if i not in started_by_deploy]
         if not_started:
             self.functions.start(self._actions(not_started))
-        if envs:  # SONATA's FLM pushes a start FSM's envs to the VIM (func_ia_configure)
-            self.functions.configure([FunctionAction(self.service_id, i, {"envs": e}) for i, e in envs.items()])
+        self._push_envs(envs)
         return VnfsStarted(started=tuple(ids), fsm=fsm)
 
     def configure_vnfs(self, ctx: StepContext) -> VnfsConfigured:
@@ -345,13 +355,8 @@ class ServiceWorkflows:
         instance = self.service().vnf_instance(old)
         if instance is None:
             raise LifecycleError(f"service {self.service_id} has no VNF instance {old}")
-        vnf_id, vnfd = instance.vnf_id, self.package().vnfd(instance.vnf_id).to_dict()
-
-        def ask(instance_id: str, data: dict[str, Any]) -> Any:
-            vnfr = self.store.vnfr.find_one(instance_id)
-            return self.sms.fsm(self.service_id, vnf_id, "state", fsm_payload(
-                vnf_id, instance_id, vnfd=vnfd, vnfr=vnfr.to_sonata() if vnfr else None, data=data))
-        extracted = ask(old, {"action": "extract"})
+        vnf_id = instance.vnf_id
+        extracted = self._ask_fsm(vnf_id, old, "state", {"action": "extract"})
         if not extracted.used:
             return StateTransferred(**_recorded(extracted))
         answer = extracted.result or {}
@@ -359,13 +364,12 @@ class ServiceWorkflows:
         reworked = self._ssm("state", {"action": "inject", "vnf_id": vnf_id, "instance_id": new, "state": state})
         if reworked.used and (reworked.result or {}).get("content") is not None:
             state = reworked.result["content"]
-        injected = ask(new, {"action": "inject", "state": state})
+        injected = self._ask_fsm(vnf_id, new, "state", {"action": "inject", "state": state})
         if not injected.used:
             raise StepFailedError(f"the state of {vnf_id} ({old}) was extracted but not injected into {new}: "
                                   f"{injected.reason}", retryable=str(injected.reason).startswith("timeout"))
         envs = envs_of((injected.result or {}).get("envs"))
-        if envs:
-            self.functions.configure([FunctionAction(self.service_id, new, {"envs": envs})])
+        self._push_envs({new: envs} if envs else {})
         return StateTransferred(extracted_from=old, injected_into=new, override=extracted.sm_id,
                                 state_ssm=reworked.sm_id if reworked.used else None, envs=envs or None)
 

@@ -76,6 +76,7 @@ except ImportError as exc:  # the SDK is an extra: mano runs without it on the e
     raise ImportError("the docker VIM needs the docker SDK: pip install 'mano[docker]'") from exc
 
 from mano.errors import CapacityError, TemporaryVimError, VimError
+from mano.lifecycle.reconfiguration import ENV_NAME
 from mano.vim import images
 from mano.lifecycle.vim_port import (
     DeployedUnit,
@@ -529,41 +530,28 @@ class DockerVim(VimDriver):
 
     def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
         """Write the environment into every unit's container as ``/run/mano/env`` (``export K='v'``
-        lines, merged over what was there), where the VNF's processes source it: a container's
-        own environment cannot change while it runs."""
+        lines), where the VNF's processes source it: a container's own environment cannot
+        change while it runs."""
         for key in envs:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):
+            if not ENV_NAME.fullmatch(str(key)):
                 raise VimError(f"{key!r} is not a valid environment variable name")
+        text = "".join(f"export {k}={shlex.quote(str(v))}\n" for k, v in sorted(envs.items()))
+        script = (f"mkdir -p /run/mano && printf %s {shlex.quote(text)} > /run/mano/env.new && "
+                  f"mv /run/mano/env.new /run/mano/env")
         with self._vnf_lock(vnf_instance_id):
             containers = [c for c in self._unit_containers(vnf=vnf_instance_id) if c["State"]["Status"] == "running"]
             if not containers:
                 raise VimError(f"VNF instance {vnf_instance_id} has no running container on the docker VIM "
                                f"to configure")
             for container in containers:
-                current = self.configuration(container["Id"])
-                current.update({str(k): str(v) for k, v in envs.items()})
-                text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(current.items()))
-                self._exec(container["Id"], f"mkdir -p /run/mano && printf %s {shlex.quote(text)} "
-                                            f"> /run/mano/env.new && mv /run/mano/env.new /run/mano/env")
+                self._exec(container["Id"], script)
 
-    def configuration(self, container_id: str) -> dict[str, str]:
-        """The environment written into a container by :meth:`configure_vnf` ({} before)."""
-        text = self._exec(container_id, "cat /run/mano/env 2>/dev/null || true")
-        found = {}
-        for line in text.splitlines():
-            words = shlex.split(line)
-            if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-                key, _, value = words[1].partition("=")
-                found[key] = value
-        return found
-
-    def _exec(self, container_id: str, script: str) -> str:
+    def _exec(self, container_id: str, script: str) -> None:
         with _docker_errors(f"running a command in container {container_id[:12]}"):
             result = self._client.containers.get(container_id).exec_run(["sh", "-c", script])
-        output = (result.output or b"").decode(errors="replace")
         if result.exit_code != 0:
-            raise VimError(f"configuring container {container_id[:12]} failed ({result.exit_code}): {output.strip()}")
-        return output
+            output = (result.output or b"").decode(errors="replace").strip()
+            raise VimError(f"configuring container {container_id[:12]} failed ({result.exit_code}): {output}")
 
     def vnf_status(self, vnf_instance_id: str) -> str:
         """``running`` if every unit's container runs, ``failed`` if one exited, died or vanished,

@@ -189,7 +189,7 @@ class EmulatedVim(VimDriver):
         with self._lock:
             if vnf_instance_id not in self._deployed or vnf_instance_id in self._failed:
                 raise VimError(f"no running VNF instance {vnf_instance_id} on the emulated VIM to configure")
-            self._envs.setdefault(vnf_instance_id, {}).update({str(k): str(v) for k, v in envs.items()})
+            self._envs[vnf_instance_id] = {str(k): str(v) for k, v in envs.items()}
 
     def configuration(self, vnf_instance_id: str) -> dict[str, str]:
         """The environment a VNF was configured with (what its processes would read)."""

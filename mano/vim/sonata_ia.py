@@ -84,14 +84,26 @@ def pop_from_sonata(entry: Mapping[str, Any]) -> Pop:
 
 
 def deployed_from_sonata(vnfr: Mapping[str, Any], deployment: VnfDeployment) -> DeployedVnf:
-    """The IA's VNFR (``virtual_deployment_units[].vnfc_instance[]`` or
-    ``cloudnative_deployment_units[]``) as the units mano records, with their addresses."""
-    suffix = f"-{deployment.vnf_instance_id}"
+    """The IA's VNFR as the units mano records, with their addresses; every unit of the
+    deployment must be there."""
     wanted = {u.id for u in deployment.units}
+    units = _units(vnfr, deployment.vnf_instance_id, deployment.pop, wanted)
+    missing = wanted - {u.unit_id for u in units}
+    if missing:
+        raise VimError(f"the infrastructure adaptor deployed {deployment.vnf_name} ({deployment.vnf_instance_id}) "
+                       f"on {deployment.pop} without its units {', '.join(sorted(missing))}")
+    return DeployedVnf(deployment.vnf_instance_id, deployment.pop, tuple(units))
+
+
+def _units(vnfr: Mapping[str, Any], instance_id: str, pop: str, wanted: set[str] | None = None) -> list[DeployedUnit]:
+    """The units of a SONATA VNFR (``virtual_deployment_units[].vnfc_instance[]`` or
+    ``cloudnative_deployment_units[]``): the IA's answer, or the VNFR mano stored from it.
+    A unit's id is its descriptor's (SONATA suffixes it with ``-<instance id>``)."""
+    suffix = f"-{instance_id}"
 
     def unit_id(du: Mapping[str, Any]) -> str:
         reference = str(du.get("vdu_reference") or du.get("cdu_reference") or "")
-        if ":" in reference and reference.rsplit(":", 1)[1] in wanted:
+        if ":" in reference and (wanted is None or reference.rsplit(":", 1)[1] in wanted):
             return reference.rsplit(":", 1)[1]
         du_id = str(du.get("id") or "")
         return du_id[:-len(suffix)] if du_id.endswith(suffix) else du_id
@@ -109,19 +121,15 @@ def deployed_from_sonata(vnfr: Mapping[str, Any], deployment: VnfDeployment) -> 
     for du in vnfr.get("virtual_deployment_units") or ():
         for vnfc in du.get("vnfc_instance") or ():
             units.append(DeployedUnit(unit_id=unit_id(du), vc_id=str(vnfc.get("vc_id") or ""),
-                                      vim_id=str(vnfc.get("vim_id") or deployment.pop),
+                                      vim_id=str(vnfc.get("vim_id") or pop),
                                       addresses=addresses(vnfc.get("connection_points") or ())))
     for cdu in vnfr.get("cloudnative_deployment_units") or ():
         balancer = cdu.get("load_balancer_ip") or {}
         address = balancer.get("floating_ip") or balancer.get("internal_ip") if isinstance(balancer, Mapping) else None
         points = {str(cp["id"]): str(address) for cp in cdu.get("connection_points") or () if address and "id" in cp}
         units.append(DeployedUnit(unit_id=unit_id(cdu), vc_id=str(cdu.get("id") or ""),
-                                  vim_id=str(cdu.get("vim_id") or deployment.pop), addresses=points))
-    missing = wanted - {u.unit_id for u in units}
-    if missing:
-        raise VimError(f"the infrastructure adaptor deployed {deployment.vnf_name} ({deployment.vnf_instance_id}) "
-                       f"on {deployment.pop} without its units {', '.join(sorted(missing))}")
-    return DeployedVnf(deployment.vnf_instance_id, deployment.pop, tuple(units))
+                                  vim_id=str(cdu.get("vim_id") or pop), addresses=points))
+    return units
 
 
 class SonataIaVim(VimDriver):
@@ -153,7 +161,6 @@ class SonataIaVim(VimDriver):
         # VNF -> VIM of every deploy sent: one whose reply never came may still have been
         # deployed, so its removal is sent all the same
         self._sent: dict[str, str] = {}
-        self._service_of: dict[str, str] = {}
         self._links: dict[str, dict[str, NetworkRequest]] = {}  # service -> vl id -> request
         self._created: dict[str, dict[str, set[str]]] = {}  # service -> VIM -> vl ids created there
         self._vims_of: dict[str, set[str]] = {}  # service -> every VIM it deployed on
@@ -180,6 +187,17 @@ class SonataIaVim(VimDriver):
             raise VimError(f"the SONATA infrastructure adaptor refused {what} "
                            f"({reply.body.get('request_status')!r}): {message}")
         return dict(reply.body)
+
+    def _refusal(self, topic: str, body: Mapping[str, Any] | bytes, what: str) -> VimError | None:
+        """Call where the adaptor may rightly refuse: its refusal is returned, not raised; no
+        answer still raises :class:`TemporaryVimError`."""
+        try:
+            self._call(topic, body, what)
+        except TemporaryVimError:
+            raise
+        except VimError as exc:
+            return exc
+        return None
 
     def _service_lock(self, service_id: str) -> threading.Lock:
         with self._lock:
@@ -216,17 +234,15 @@ class SonataIaVim(VimDriver):
             uncertain = pop in self._uncertain.get(service, set())
             links = [{"id": network_id(service, r.vl_id), "access": True, "vl_id": r.vl_id,
                       **({"cidr": r.cidr} if r.cidr else {})} for r in missing]
-            try:
-                self._call(NETWORK_CREATE, {"instance_id": service, "vim_list": [{"uuid": pop, "virtual_links": links}]},
-                           f"the networks {', '.join(r.vl_id for r in missing)} of service {service} on VIM {pop}")
-            except TemporaryVimError:
-                raise
-            except VimError as exc:
-                if not uncertain:
-                    raise
+            refusal = self._refusal(
+                NETWORK_CREATE, {"instance_id": service, "vim_list": [{"uuid": pop, "virtual_links": links}]},
+                f"the networks {', '.join(r.vl_id for r in missing)} of service {service} on VIM {pop}")
+            if refusal is not None and not uncertain:
+                raise refusal
+            if refusal is not None:
                 # Before the restart this VIM had VNFs of the service, so its links may exist; if
                 # one is really missing, the deploy that follows is refused with the adaptor's words.
-                log.info("networks of %s on %s taken as created before the restart: %s", service, pop, exc)
+                log.info("networks of %s on %s taken as created before the restart: %s", service, pop, refusal)
             with self._lock:
                 created.update(r.vl_id for r in missing)
 
@@ -256,16 +272,10 @@ class SonataIaVim(VimDriver):
         """The VNFD as SONATA's SLM hands it to the IA: instance uuid, unit ids suffixed with
         it, every unit connection point given the id of its network."""
         suffix = f"-{deployment.vnf_instance_id}"
-        if deployment.descriptor:
-            vnfd = copy.deepcopy(dict(deployment.descriptor))
-        else:  # a deployment built without its VNFD (re-adoption): its units are all there is
-            vnfd = {"name": deployment.vnf_name, "virtual_deployment_units": [
-                {"id": u.id, "vm_image": u.image,
-                 "resource_requirements": {"cpu": {"vcpus": u.vcpus},
-                                           "memory": {"size": u.memory_gb, "size_unit": "GB"}},
-                 "connection_points": [{"id": cp, "interface": "ipv4", "type": "internal"}
-                                       for cp in u.connection_points]}
-                for u in deployment.units if u.kind == "vm"]}
+        if not deployment.descriptor:  # every deploy the lifecycle sends carries it (vnf_deployment)
+            raise VimError(f"the deployment of {deployment.vnf_instance_id} carries no VNFD for the SONATA "
+                           f"infrastructure adaptor")
+        vnfd = copy.deepcopy(dict(deployment.descriptor))
         vnfd["instance_uuid"] = deployment.vnf_instance_id
         for key in ("virtual_deployment_units", "cloudnative_deployment_units"):
             for du in vnfd.get(key) or ():
@@ -288,14 +298,11 @@ class SonataIaVim(VimDriver):
         if unanswered is not None:
             # An earlier deploy got no reply: the adaptor may run it, and SONATA's adaptor has
             # no topic to ask. Remove it first so this deploy is not refused as a duplicate.
-            try:
-                self._call(FUNCTION_REMOVE, {"service_instance_id": deployment.service_id, "vim_uuid": unanswered,
-                                             "vnf_uuid": deployment.vnf_instance_id},
-                           f"the removal of the unanswered deploy of {deployment.vnf_instance_id}")
-            except TemporaryVimError:
-                raise
-            except VimError as exc:  # it was not deployed after all
-                log.info("no earlier deploy of %s to remove: %s", deployment.vnf_instance_id, exc)
+            refusal = self._refusal(FUNCTION_REMOVE, {"service_instance_id": deployment.service_id,
+                                                      "vim_uuid": unanswered, "vnf_uuid": deployment.vnf_instance_id},
+                                    f"the removal of the unanswered deploy of {deployment.vnf_instance_id}")
+            if refusal is not None:  # it was not deployed after all
+                log.info("no earlier deploy of %s to remove: %s", deployment.vnf_instance_id, refusal)
         with self._lock:
             self._sent[deployment.vnf_instance_id] = deployment.pop
             self._vims_of.setdefault(deployment.service_id, set()).add(deployment.pop)
@@ -317,7 +324,6 @@ class SonataIaVim(VimDriver):
         deployed = deployed_from_sonata(vnfr, deployment)
         with self._lock:
             self._deployed[deployment.vnf_instance_id] = deployed
-            self._service_of[deployment.vnf_instance_id] = deployment.service_id
         return deployed
 
     def remove_vnf(self, service_id: str, vnf_instance_id: str) -> None:
@@ -326,20 +332,16 @@ class SonataIaVim(VimDriver):
             pop = deployed.pop if deployed is not None else self._sent.get(vnf_instance_id)
         if pop is None:
             return  # never sent to the adaptor (or removed already)
-        try:
-            self._call(FUNCTION_REMOVE, {"service_instance_id": service_id, "vim_uuid": pop,
-                                         "vnf_uuid": vnf_instance_id},
-                       f"the removal of VNF {vnf_instance_id} from {pop}")
-        except TemporaryVimError:
-            raise
-        except VimError as exc:
-            if deployed is not None:
-                raise
-            log.info("the unanswered deploy of %s did not run: %s", vnf_instance_id, exc)
+        refusal = self._refusal(FUNCTION_REMOVE, {"service_instance_id": service_id, "vim_uuid": pop,
+                                                  "vnf_uuid": vnf_instance_id},
+                                f"the removal of VNF {vnf_instance_id} from {pop}")
+        if refusal is not None and deployed is not None:
+            raise refusal
+        if refusal is not None:
+            log.info("the unanswered deploy of %s did not run: %s", vnf_instance_id, refusal)
         with self._lock:
             self._deployed.pop(vnf_instance_id, None)
             self._sent.pop(vnf_instance_id, None)
-            self._service_of.pop(vnf_instance_id, None)
 
     def configure_vnf(self, service_id: str, vnf_instance_id: str, envs: Mapping[str, str]) -> None:
         with self._lock:
@@ -368,12 +370,10 @@ class SonataIaVim(VimDriver):
             for vnfr in vnfrs:
                 if vnfr.pop is None or vnfr.id in self._deployed:
                     continue
-                units = tuple(DeployedUnit(unit_id=vdu["id"], vc_id=vnfc.get("vc_id", ""), vim_id=vnfr.pop,
-                                           addresses={})
-                              for vdu in vnfr.virtual_deployment_units for vnfc in vdu.get("vnfc_instance") or [])
-                self._deployed[vnfr.id] = DeployedVnf(vnfr.id, vnfr.pop, units)
+                units = _units({"virtual_deployment_units": vnfr.virtual_deployment_units,
+                                "cloudnative_deployment_units": vnfr.cloudnative_deployment_units}, vnfr.id, vnfr.pop)
+                self._deployed[vnfr.id] = DeployedVnf(vnfr.id, vnfr.pop, tuple(units))
                 self._sent[vnfr.id] = vnfr.pop
-                self._service_of[vnfr.id] = vnfr.service_id or ""
                 self._vims_of.setdefault(vnfr.service_id or "", set()).add(vnfr.pop)
                 self._uncertain.setdefault(vnfr.service_id or "", set()).add(vnfr.pop)
                 adopted += 1

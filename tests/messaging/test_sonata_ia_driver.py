@@ -196,6 +196,13 @@ def test_a_restarted_driver_takes_its_vnfs_back_from_the_records(store, settings
                                                       {"vnf_id": "vnf_firewall", "count": 1, "pop": vim}))
             assert out.state == OperationState.COMPLETED, out.error
         assert len(adaptor.functions) == 5
+        # an adopted VNF is configured by its units' SONATA ids, as before the restart
+        adopted = next(iter(live))
+        done = lifecycle.run(lifecycle.slm.request(op.service_id, OperationType.RECONFIGURE,
+                                                   {"payload": {"functions": {adopted.id: {"envs": {"A": "1"}}}}}))
+        assert done.state == OperationState.COMPLETED, done.error
+        unit = adopted.virtual_deployment_units[0]["vdu_reference"].rsplit(":", 1)[1]
+        assert adaptor.functions[adopted.id]["envs"] == {f"{unit}-{adopted.id}": {"A": "1"}}
         term = lifecycle.terminate(op.service_id)
         assert term.state == OperationState.COMPLETED, term.error
         assert adaptor.functions == {}
