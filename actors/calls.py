@@ -5,7 +5,8 @@
 * :func:`ask` — a method of an actor handle in hand, once, with a timeout;
 * :func:`tell` — a method without waiting for it (its ref, for a callback or :func:`wait`);
 * :func:`create` — start an actor (on the nodes :func:`ray_options` allows); :func:`submit` — run a task; :func:`get`, :func:`gather`,
-  :func:`wait` — results; :func:`cancel` — kill a task; :func:`lookup` — a named actor, or None.
+  :func:`wait` — results; :func:`cancel` — kill a task; :func:`interrupt` — stop a task and keep
+  its worker; :func:`lookup` — a named actor, or None.
 
 ``call`` resolves a remote method with a timeout and retries while the target actor is
 restarting or was passivated (``get_handle`` re-creates it), and translates Ray's exceptions
@@ -140,6 +141,15 @@ def cancel(ref: Any) -> None:
     process is killed (``force=True``: the only way to stop code that does not yield, such as
     HiGHS inside one C call), and it is not retried. A task that has ended is left alone."""
     ray.cancel(ref, force=True, recursive=True)
+
+
+def interrupt(ref: Any) -> None:
+    """Stop the task behind ``ref`` (a streaming generator's too) without killing its worker:
+    Ray raises ``TaskCancelledError`` in the task at its next Python bytecode, and the worker
+    process serves the next task (a new one costs a second or more to start). For pure-Python
+    work only; code inside one C call is stopped by :func:`cancel`. A task that has ended is
+    left alone."""
+    ray.cancel(ref, force=False)
 
 
 def lookup(name: str) -> Any | None:

@@ -92,17 +92,23 @@ def run_live(topology: Path, reps: int, home: Path) -> list[dict]:
     return [json.loads(line[4:]) for line in done.stdout.splitlines() if line.startswith("ROW ")]
 
 
-def exact_gap(topology: Path, service: Path, objective: float, limit: float) -> dict:
-    """The same request solved by the MILP alone, as the lifecycle would pose it."""
+def lifecycle_request(topology: Path, service: Path):
+    """The placement request the lifecycle poses for ``service`` on ``topology`` (a fresh one:
+    no reservations)."""
     from mano.descriptors import load_service
     from mano.lifecycle.ports import PlacementRequest, PlacementUnit
-    from mano.lifecycle.sonata_placement import place_request
     from mano.vim.topology import load_infrastructure
     pops, links = load_infrastructure(topology)
     pkg = load_service(service)
     units = tuple(PlacementUnit(nf.vnf_id, nf.vnf_id, pkg.vnfd(nf.vnf_id).to_dict())
                   for nf in pkg.nsd.network_functions)
-    request = PlacementRequest("bench", pkg.nsd.to_dict(), units, tuple(pops), links=tuple(links))
+    return PlacementRequest("bench", pkg.nsd.to_dict(), units, tuple(pops), links=tuple(links))
+
+
+def exact_gap(topology: Path, service: Path, objective: float, limit: float) -> dict:
+    """The same request solved by the MILP alone, as the lifecycle would pose it."""
+    from mano.lifecycle.sonata_placement import place_request
+    request = lifecycle_request(topology, service)
     started = time.perf_counter()
     try:
         found = place_request(request, solver="exact", budget_s=limit)
