@@ -107,9 +107,16 @@ class InfrastructureAdaptor(PluginActor):
     def stats(self, vim: str, vnf_instance_id: str) -> dict[str, float]:
         return self._driver(vim).stats(vnf_instance_id)
 
+    def deployed_ids(self, vim: str) -> list[str]:
+        """The VNF instances the VIM holds, by id: what an audit compares with the records."""
+        return sorted(self._driver(vim).deployments())
+
     # --- emulator controls (chaos and healing drills) ---------------------------------
     def inject_fault(self, plan: dict[str, Any]) -> None:
         self.vim.driver("emulated").inject_fault(FaultPlan(**plan))
+
+    def clear_faults(self) -> None:
+        self.vim.driver("emulated").clear_faults()
 
     def set_load(self, vnf_instance_id: str, metrics: dict[str, float] | None) -> None:
         self.vim.driver("emulated").set_load(vnf_instance_id, metrics)

@@ -83,6 +83,11 @@ class EmulatedVim(VimDriver):
         with self._lock:
             self._faults.append(plan)
 
+    def clear_faults(self) -> None:
+        """Forget every fault plan not used up yet: the VIM behaves again."""
+        with self._lock:
+            self._faults.clear()
+
     def crash_vnf(self, vnf_instance_id: str) -> None:
         """Mark a VNF instance's units as dead, as a VIM reports a crashed VM/container."""
         with self._lock:
