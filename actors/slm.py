@@ -133,6 +133,16 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
         self._require_running()
         return self._resume(self.core.roll_back(operation_id), wait_s)
 
+    @ray.method(concurrency_group="requests")
+    def cancel(self, operation_id: str, *, reason: str | None = None, wait_s: float = 0.0) -> dict:
+        """Ask a PROCESSING operation to stop at its next step boundary (it goes FAILED_TEMP);
+        ``wait_s`` as for :meth:`instantiate`: the record once it is FAILED_TEMP, or final if it
+        ended first."""
+        self._require_running()
+        answer = self._answer(self.core.cancel(operation_id, reason), wait_s)
+        self.core.forget_cancel(OperationRecord.model_validate(answer))
+        return answer
+
     def _resume(self, op: OperationRecord, wait_s: float) -> dict:
         self.dispatch.activate(op)
         return self._answer(op, wait_s)

@@ -5,14 +5,15 @@
     svc.status, svc.nsr, svc.vnfrs
     svc.scale_out("vnf_iperf", 2); svc.scale_in("vnf_iperf", 1)
     svc.terminate()
+    mano.cancel(op_id)                               # stop a running operation: FAILED_TEMP
     mano.retry(op_id); mano.rollback(op_id)          # an operation left FAILED_TEMP
 """
-from mano.api import (OperationFailedError, Runtime, Service, get, init, instantiate, operation, retry, rollback,
-                      runtime, services, shutdown)
+from mano.api import (OperationFailedError, Runtime, Service, cancel, get, init, instantiate, operation, retry,
+                      rollback, runtime, services, shutdown)
 from mano.errors import DescriptorError, LifecycleError, ManoError
 from mano.settings import Settings
 
 __all__ = ["DescriptorError", "LifecycleError", "ManoError", "OperationFailedError", "Runtime", "Service",
-           "Settings", "get", "init", "instantiate", "operation", "retry", "rollback", "runtime", "services",
+           "Settings", "cancel", "get", "init", "instantiate", "operation", "retry", "rollback", "runtime", "services",
            "shutdown"]
 __version__ = "0.1.0"

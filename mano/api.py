@@ -278,6 +278,23 @@ def rollback(operation_id: str, *, wait: bool = True, timeout: float | None = 12
     return _decide("roll_back", operation_id, wait, timeout, OperationState.ROLLED_BACK)
 
 
+def cancel(operation_id: str, *, reason: str | None = None, wait: bool = True,
+           timeout: float | None = 120.0) -> OperationRecord:
+    """Stop a running operation at its next step boundary (SOL005's graceful cancel: the step
+    under way finishes). It goes FAILED_TEMP, from where :func:`retry` resumes it and
+    :func:`rollback` undoes it. With ``wait``, returns the operation once it is FAILED_TEMP,
+    or as it ended if it ended first (its state says which); else at once.
+
+    Raises:
+        OperationNotRunningError: the operation is not PROCESSING.
+        UnknownOperationError: no operation has that id.
+    """
+    rt = runtime()
+    op = OperationRecord.model_validate(rt.call("slm", "cancel", operation_id, reason=reason,
+                                                wait_s=_wait_s(wait, timeout)))
+    return rt.wait(op.id, timeout) if wait and not op.state.is_settled else op
+
+
 def _decide(method: str, operation_id: str, wait: bool, timeout: float | None, success: OperationState) -> Service:
     """Send the operator's decision on a FAILED_TEMP operation to the SLM (which refuses it for
     any other state, or an unknown id); with ``wait``, until it reached ``success``."""

@@ -103,6 +103,11 @@ class OperationNotHeldError(LifecycleError):
     """An operator's retry or rollback asked of an operation that is not FAILED_TEMP."""
 
 
+class OperationNotRunningError(LifecycleError):
+    """An operator's cancel asked of an operation that is not PROCESSING (it has ended, waits
+    FAILED_TEMP, or is rolling back)."""
+
+
 class LeaseHeldError(LifecycleError):
     """Another activation holds the instance's lease: it runs the instance's steps now."""
 

@@ -423,6 +423,19 @@ class GatewayReplyRecord(Record):
     created_at: UtcDatetime = Field(default_factory=utcnow)
 
 
+# --- cancellations -----------------------------------------------------------------------------
+class CancelRequestRecord(Record):
+    """An operator's request to stop a running operation (collection ``cancellations``; ``id`` =
+    the operation id). Its own record, not a field of the operation's: the operation record has
+    one writer, the runner, whose revision-checked writes a second writer would break. The
+    runner reads it at each step boundary; the operator's retry or rollback of the operation,
+    once it is FAILED_TEMP, deletes it."""
+
+    service_id: str
+    reason: str
+    requested_at: UtcDatetime = Field(default_factory=utcnow)
+
+
 # --- leases ------------------------------------------------------------------------------------
 class LeaseRecord(Record):
     """Who may run an instance's steps now (collection ``leases``; ``id`` = ``service:<uuid>`` or

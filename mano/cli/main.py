@@ -199,7 +199,8 @@ def ops(service_id: str, as_json: bool) -> None:
 
 @main.group(name="op")
 def operation_commands() -> None:
-    """One operation: show it, or decide on one left FAILED_TEMP (retry it, roll it back)."""
+    """One operation: show it, cancel it while it runs, or decide on one left FAILED_TEMP (retry
+    it, roll it back)."""
 
 
 @operation_commands.command(name="show")
@@ -246,6 +247,25 @@ _operator_decision("retry", "retry", "COMPLETED",
                    "Resume a FAILED_TEMP operation at the step that failed.")
 _operator_decision("rollback", "rollback", "ROLLED_BACK",
                    "Undo what a FAILED_TEMP operation did (its service as after a failure).")
+
+
+@operation_commands.command(name="cancel")
+@click.argument("operation_id")
+@click.option("--reason", default=None, help="why, for the operation's record")
+def cancel_operation(operation_id: str, reason: str | None) -> None:
+    """Stop a running operation once its current step is done (it waits FAILED_TEMP for retry
+    or rollback)."""
+    import mano
+    _connect()
+    try:
+        op = mano.cancel(operation_id, reason=reason)
+    except ManoError as exc:
+        _fail(exc)
+    console.print(render.steps_table(op))
+    if op.state.value != "FAILED_TEMP":  # it ended before its next step boundary
+        _fail(ManoError(f"operation {operation_id} ended {op.state.value} before the cancel took effect"))
+    console.print(f"operation {lit(operation_id)}: {render.styled('FAILED_TEMP')} (cancelled; "
+                  f"mano op retry|rollback {operation_id})")
 
 
 def _operate(service_id: str, action: str, **kwargs: Any) -> None:

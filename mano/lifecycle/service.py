@@ -101,7 +101,7 @@ class ServiceController:
                                            if not o.state.is_final else o)
         self.workflows.use(record)
         log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
-        runner = WorkflowRunner(store.operations.update, retry=self._retry)
+        runner = WorkflowRunner(store.operations.update, retry=self._retry, cancelled=self.store.cancellations.reason)
         return runner.run(op, self.workflows.plan, finalize=self._finalize)
 
     def _finalize(self, op: OperationRecord) -> None:

@@ -14,12 +14,12 @@ from typing import Any, Callable, Mapping
 
 from mano.descriptors.service import ServicePackage
 from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceBusyError, LifecycleError,
-                         OperationNotHeldError, RecordNotFoundError, UnknownInstanceError, UnknownOperationError)
+                         OperationNotHeldError, OperationNotRunningError, RecordNotFoundError, UnknownInstanceError, UnknownOperationError)
 from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
 from mano.lifecycle.reconfiguration import check_payload
 from mano.lifecycle.workflows import victims_for_scale_in
-from mano.records import OperationRecord, ServiceRecord
+from mano.records import CancelRequestRecord, OperationRecord, ServiceRecord
 
 BUSY = "Workflow for service still going on, rejected"
 TERMINATED = "nsr already terminated"
@@ -177,9 +177,40 @@ class ServiceLifecycleManager:
                     f"operation {op.id} is {op.state.value}: only a FAILED_TEMP operation can be {verb}")
             return change(op)
         try:
-            return self.store.operations.mutate(operation_id, decided)
+            decision = self.store.operations.mutate(operation_id, decided)
         except RecordNotFoundError:
             raise UnknownOperationError(f"no operation {operation_id!r}") from None
+        # A cancel that held it is answered by this decision: the retried run must not stop again.
+        self.store.cancellations.delete(operation_id, missing_ok=True)
+        return decision
+
+    def cancel(self, operation_id: str, reason: str | None = None) -> OperationRecord:
+        """Ask a running operation to stop (SOL005's graceful cancel): the step under way
+        finishes, then the operation goes FAILED_TEMP, for the operator to retry or roll back.
+        Recorded apart from the operation (its runner is the operation record's only writer) and
+        read by the runner at its next step boundary, on whichever host runs it. Asking again
+        is asking once; an operation that ends before its next boundary is not stopped.
+
+        Raises:
+            UnknownOperationError: no operation has that id.
+            OperationNotRunningError: it is not PROCESSING (ended, held FAILED_TEMP, rolling back).
+        """
+        op = self.store.operations.find_one(operation_id)
+        if op is None:
+            raise UnknownOperationError(f"no operation {operation_id!r}")
+        if op.state != OperationState.PROCESSING:
+            hint = " (retry it or roll it back)" if op.state == OperationState.FAILED_TEMP else ""
+            raise OperationNotRunningError(
+                f"operation {op.id} is {op.state.value}: only a PROCESSING operation can be cancelled{hint}")
+        self.store.cancellations.upsert(CancelRequestRecord(id=op.id, service_id=op.service_id,
+                                                            reason=reason or "cancelled by the operator"))
+        return op
+
+    def forget_cancel(self, op: OperationRecord) -> None:
+        """Drop the cancel request of an operation that ended before it took effect (a held one
+        keeps it until the operator's decision)."""
+        if op.state.is_final:
+            self.store.cancellations.delete(op.id, missing_ok=True)
 
     # --- recovery ----------------------------------------------------------------------------
     def in_flight(self) -> list[OperationRecord]:

@@ -6,7 +6,9 @@ transition *before* moving on, retries what the exception type says is retryable
 permanent failure rolls back the steps already done, in reverse order. A step that still fails
 temporarily once its retries are spent leaves the operation FAILED_TEMP (SOL003's state for it):
 nothing is undone, and the operator either retries it (it resumes at that step, with as many
-attempts again) or rolls it back (:class:`mano.lifecycle.slm.ServiceLifecycleManager`). Because progress is
+attempts again) or rolls it back (:class:`mano.lifecycle.slm.ServiceLifecycleManager`). An
+operator's cancel of a running operation (SOL005's, graceful) takes effect at the next step
+boundary and leaves it FAILED_TEMP too. Because progress is
 persisted, a runner started again on the same operation (after a crash of the actor that ran
 it) skips the steps that are DONE and re-runs the one that was RUNNING, so steps must be
 idempotent — and every step here is, by the VNF instance id or the service id it acts on.
@@ -91,10 +93,16 @@ class WorkflowRunner:
     """
 
     def __init__(self, save: Callable[[OperationRecord], OperationRecord], *,
-                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep):
+                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
+                 cancelled: Callable[[str], str | None] = lambda operation_id: None):
+        """``cancelled(operation_id)``: why an operator asked the operation to stop, or None.
+        Asked before each step and each retry (a step under way is let finish: SOL005's
+        graceful cancel); an operation it stops goes FAILED_TEMP, for the operator to retry or
+        roll back."""
         self._save = save
         self._retry = retry
         self._sleep = sleep
+        self._cancelled = cancelled
 
     def plan(self, op: OperationRecord, steps: list[Step], *, save: bool = True) -> OperationRecord:
         """Record the step list as PENDING (once: a resumed operation keeps its progress);
@@ -130,6 +138,10 @@ class WorkflowRunner:
             step = next((s for s in current if not _settled(op, s.name)), None)
             if step is None:
                 break
+            reason = self._cancelled(op.id)
+            if reason is not None:
+                return self._persist(op.with_state(OperationState.FAILED_TEMP,
+                                                   error=f"cancelled before step {step.name}: {reason}"))
             op, error, temporary = self._run_step(op, step)
             if error is not None and temporary:
                 return self._persist(op.with_state(OperationState.FAILED_TEMP, error=f"step {step.name} failed "
@@ -164,6 +176,8 @@ class WorkflowRunner:
                         op.id, step.name, attempts, message, exc_info=not isinstance(exc, ManoError))
                 op = self._persist(op.with_step(step.name, state=StepState.FAILED, message=message,
                                                 finished_at=utcnow()))
+                if retry and (reason := self._cancelled(op.id)) is not None:
+                    return op, f"{message} (not retried: cancelled: {reason})", True
                 if retry:
                     self._sleep(self._retry.delay(attempts))
                     continue

@@ -32,6 +32,7 @@ from mano.settings import Settings
 from mano.store.boundary import map_store_errors, redact_url
 from mano.store.embedded import EmbeddedMongo
 from mano.store.gateway_replies import GatewayReplyRepository
+from mano.store.cancellations import CancelRequestRepository
 from mano.store.leases import LeaseRepository
 from mano.store.nsr import NsrRepository
 from mano.store.operations import OperationRepository
@@ -150,6 +151,7 @@ class Store:
         specific_managers: the SSM/FSM registry.
         leases: which activation runs each instance now (``mano.lifecycle.lease``).
         gateway_replies: the final replies the AMQP gateway still owes (``mano.gateway.core``).
+        cancellations: operators' requests to stop a running operation.
         embedded: the embedded server handle, or None with ``MANO_MONGO_URL``.
     """
 
@@ -161,6 +163,7 @@ class Store:
     specific_managers: SpecificManagerRepository
     leases: LeaseRepository
     gateway_replies: GatewayReplyRepository
+    cancellations: CancelRequestRepository
 
     def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
                  embedded: EmbeddedMongo | None = None, client: Any = None):
@@ -180,6 +183,7 @@ class Store:
         self.specific_managers = SpecificManagerRepository(db, url=url)
         self.leases = LeaseRepository(db, url=url)
         self.gateway_replies = GatewayReplyRepository(db, url=url)
+        self.cancellations = CancelRequestRepository(db, url=url)
         try:
             self.ping()
             for repository in self.repositories:
@@ -212,7 +216,7 @@ class Store:
     def repositories(self) -> tuple[Repository[Any], ...]:
         """All repositories, one per collection."""
         return (self.nsr, self.vnfr, self.services, self.operations, self.plugins,
-                self.specific_managers, self.leases, self.gateway_replies)
+                self.specific_managers, self.leases, self.gateway_replies, self.cancellations)
 
     def fenced(self, token: int) -> Store:
         """This store as the holder of a service's lease, fencing token ``token``, writes the

@@ -47,6 +47,8 @@ def test_up_instantiate_ls_terminate_down(tmp_path):
         assert (shown["id"], shown["state"], shown["retries"]) == (first, "COMPLETED", 0)
         refused = run("op", "retry", first)  # the operator's retry is for a FAILED_TEMP operation only
         assert refused.returncode == 1 and f"operation {first} is COMPLETED: only a FAILED_TEMP" in refused.stderr
+        ended = run("op", "cancel", first)  # a cancel is for a PROCESSING operation only
+        assert ended.returncode == 1 and f"operation {first} is COMPLETED: only a PROCESSING" in ended.stderr
         unknown = run("op", "rollback", "no-such-op")
         assert unknown.returncode == 1 and "no operation 'no-such-op'" in unknown.stderr
         missing = run("show", "no-such-service")

@@ -113,6 +113,27 @@ def test_a_held_scale_out_rolled_back_by_the_operator_leaves_the_service_as_it_w
     svc.terminate()
 
 
+def test_an_operator_cancels_a_running_instantiation_and_rolls_it_back(rt):
+    """The cancel waits for the step under way (a slow deploy), holds the operation before the
+    next, and the rollback undoes what it did; the same cancel of an ended operation is refused."""
+    base = used_cores(rt)
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "delay_s": 2.0, "fail": False})
+    svc = mano.instantiate(DEMO, wait=False)
+    wait_until(lambda: (step := mano.operation(svc.last_operation).step("deploy_vnfs")) is not None
+               and step.state == StepState.RUNNING, timeout=30)
+    held = mano.cancel(svc.last_operation, reason="wrong PoP chosen")
+    assert held.state == OperationState.FAILED_TEMP
+    assert held.step("deploy_vnfs").state == StepState.DONE  # the slow step was let finish
+    assert held.error.startswith("cancelled before step ") and held.error.endswith(": wrong PoP chosen")
+    assert svc.status == "INSTANTIATING" and used_cores(rt) == base + 3  # nothing undone until the operator says
+    mano.rollback(held.id)
+    assert mano.operation(held.id).state == OperationState.ROLLED_BACK
+    assert svc.status == "FAILED" and used_cores(rt) == base
+    with pytest.raises(LifecycleError, match="is ROLLED_BACK: only a PROCESSING operation can be cancelled"):
+        mano.cancel(held.id)
+    assert rt.store.cancellations.find_one(held.id) is None
+
+
 def test_bad_requests_get_clear_errors(rt, tmp_path):
     with pytest.raises(UnknownInstanceError, match="no service instance 'does-not-exist'"):
         mano.get("does-not-exist")
