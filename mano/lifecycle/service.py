@@ -31,17 +31,19 @@ SUCCESS_STATE = {OperationType.TERMINATE: ServiceState.TERMINATED}
 class ServiceController:
     def __init__(self, service_id: str, store: Any, functions: Functions, infrastructure: Infrastructure,
                  placement: Placement, *, retry: RetryPolicy = RetryPolicy(), sms: Any = None,
-                 leases: InstanceLeases | None = None, lease_wait_s: float = 1.0):
+                 leases: InstanceLeases | None = None, lease_wait_s: float = 1.0, cancel_check_s: float = 1.0):
         """``leases``: the host's lease keeper (default: one of its own, which does not linger);
         ``lease_wait_s``: how long ``run`` waits for a lease another host holds (the time for a
         host that just finished to hand a lingering lease over), before it leaves the operation
-        to that host."""
+        to that host; ``cancel_check_s``: how often a run reads the operator's cancel requests
+        (``WorkflowRunner``: an operation quicker than that reads none)."""
         self.service_id = service_id
         self.store = store
         self.leases = leases or InstanceLeases.private(store.leases)
         self.workflows = ServiceWorkflows(service_id, store, functions, infrastructure, placement, sms)
         self._retry = retry
         self._lease_wait_s = lease_wait_s
+        self._cancel_check_s = cancel_check_s
 
     def record(self) -> ServiceRecord:
         return self.store.services.get(self.service_id)
@@ -101,7 +103,8 @@ class ServiceController:
                                            if not o.state.is_final else o)
         self.workflows.use(record)
         log.info("service %s: running %s operation %s", self.service_id, op.type.value, op.id)
-        runner = WorkflowRunner(store.operations.update, retry=self._retry, cancelled=self.store.cancellations.reason)
+        runner = WorkflowRunner(store.operations.update, retry=self._retry, cancelled=self.store.cancellations.reason,
+                                cancel_check_s=self._cancel_check_s)
         return runner.run(op, self.workflows.plan, finalize=self._finalize)
 
     def _finalize(self, op: OperationRecord) -> None:

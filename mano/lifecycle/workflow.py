@@ -94,15 +94,21 @@ class WorkflowRunner:
 
     def __init__(self, save: Callable[[OperationRecord], OperationRecord], *,
                  retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
-                 cancelled: Callable[[str], str | None] = lambda operation_id: None):
+                 cancelled: Callable[[str], str | None] = lambda operation_id: None,
+                 cancel_check_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
         """``cancelled(operation_id)``: why an operator asked the operation to stop, or None.
-        Asked before each step and each retry (a step under way is let finish: SOL005's
-        graceful cancel); an operation it stops goes FAILED_TEMP, for the operator to retry or
-        roll back."""
+        Asked at step boundaries and before retries (a step under way is let finish: SOL005's
+        graceful cancel), at most once every ``cancel_check_s`` of a run and not before the
+        first has passed: the question is a store read, and an operation shorter than that is
+        over before an operator could stop it. An operation it stops goes FAILED_TEMP, for the
+        operator to retry or roll back."""
         self._save = save
         self._retry = retry
         self._sleep = sleep
-        self._cancelled = cancelled
+        self._ask_cancelled = cancelled
+        self._cancel_check_s = cancel_check_s
+        self._clock = clock
+        self._next_cancel_check = 0.0
 
     def plan(self, op: OperationRecord, steps: list[Step], *, save: bool = True) -> OperationRecord:
         """Record the step list as PENDING (once: a resumed operation keeps its progress);
@@ -123,6 +129,7 @@ class WorkflowRunner:
         the operation final also sees the service in its new state.
         """
         plan = steps if callable(steps) else (lambda _op: steps)
+        self._next_cancel_check = self._clock() + self._cancel_check_s
         if op.state.is_settled:
             return op  # final, or FAILED_TEMP: the operator's to retry or roll back
         if op.state == OperationState.ROLLING_BACK:
@@ -152,6 +159,13 @@ class WorkflowRunner:
         for dropped in [s.name for s in op.steps if s.name not in names and s.state == StepState.PENDING]:
             op = op.with_step(dropped, state=StepState.SKIPPED, message="not in the schedule")
         return self._finish(op.with_state(OperationState.COMPLETED), finalize)
+
+    def _cancelled(self, operation_id: str) -> str | None:
+        now = self._clock()
+        if now < self._next_cancel_check:
+            return None
+        self._next_cancel_check = now + self._cancel_check_s
+        return self._ask_cancelled(operation_id)
 
     def _finish(self, op: OperationRecord, finalize: Callable[[OperationRecord], None]) -> OperationRecord:
         finalize(op)

@@ -21,7 +21,9 @@ class Harness:
         self.sms = None  # a SpecificManagers port, for the SSM/FSM tests
 
     def controller(self, service_id):
-        return ServiceController(service_id, self.store, self.functions, self.vim, self.placement, sms=self.sms)
+        # every step boundary asks for cancel requests: in-process, operations take milliseconds
+        return ServiceController(service_id, self.store, self.functions, self.vim, self.placement, sms=self.sms,
+                                 cancel_check_s=0.0)
 
     def run(self, op):
         return self.controller(op.service_id).run(op.id)

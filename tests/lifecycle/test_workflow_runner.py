@@ -189,3 +189,43 @@ def test_a_typed_step_result_is_stored_as_json_and_read_back_typed_by_a_later_st
     assert op.step("start_vnfs").result == {"started": ["v-1"]}
     assert seen == [Placed(instances=(PlacedInstance(id="v-1", vnf_id="vnf_a", pop="p-1"),),
                            placement={"solver": "fast"})]
+
+
+def test_cancel_requests_are_read_at_most_once_per_check_interval_and_not_before_the_first():
+    """The cancel question is a store read: a run asks it at step boundaries only once
+    ``cancel_check_s`` has passed since it started or last asked, so a quick operation asks none."""
+    r = Recorder()
+    now = [0.0]
+    asked: list[float] = []
+
+    def cancelled(operation_id):
+        asked.append(now[0])
+        return "stop" if now[0] >= 2.5 else None
+
+    def slow(name, seconds):
+        def run(ctx):
+            r.calls.append(name)
+            now[0] += seconds
+            return {}
+        return run
+
+    runner = WorkflowRunner(r.save, cancelled=cancelled, cancel_check_s=1.0, clock=lambda: now[0])
+    steps = [Step(name, slow(name, 0.4)) for name in "abcdefgh"]
+    op = runner.run(new_op(), steps)
+    # boundaries every 0.4 s up to 2.8 s: asked at 1.2 (the first past 1 s) and 2.4 (1.2 s later), both
+    # before the answer turns to "stop" at 2.5; the next ask would be due at 3.4, after the last step began
+    assert op.state == OperationState.COMPLETED and asked == pytest.approx([1.2, 2.4])
+    now[0], asked[:] = 0.0, []
+    r.calls.clear()
+    op = runner.run(new_op(), [Step(name, slow(name, 0.9)) for name in "abcd"])
+    # boundaries at 0.9 (too early), 1.8 (asked: not yet), 2.7 (too early: next due 2.8), then the end
+    assert asked == pytest.approx([1.8]) and op.state == OperationState.COMPLETED
+    now[0], asked[:] = 0.0, []
+    op = runner.run(new_op(), [Step(name, slow(name, 1.3)) for name in "abcd"])
+    # boundaries at 1.3 (asked: not yet), 2.6 (asked: stop, before step c)
+    assert asked == pytest.approx([1.3, 2.6])
+    assert op.state == OperationState.FAILED_TEMP and op.error == "cancelled before step c: stop"
+    assert op.step("b").state == StepState.DONE and op.step("c").state == StepState.PENDING
+    quick = WorkflowRunner(r.save, cancelled=cancelled, cancel_check_s=1.0, clock=lambda: now[0])
+    now[0], asked[:] = 0.0, []
+    assert quick.run(new_op(), [Step("a", slow("a", 0.1))]).state == OperationState.COMPLETED and asked == []
