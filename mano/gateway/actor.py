@@ -7,7 +7,8 @@ RabbitMQ, and one whose admission failed for a passing reason is requeued. A wat
 sends the final READY/ERROR replies as operations end. Plugin-manager topics let external
 plugins register and heartbeat; status broadcasts and lifecycle commands go back out. SONATA's
 placement topic (``mano.service.place``) is answered by the placement executive
-(:mod:`mano.gateway.placement_topic`).
+(:mod:`mano.gateway.placement_topic`), its FLM topics (``mano.function.*``) by the FLM
+(:mod:`mano.gateway.function_topics`).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from actors.runtime import init_ray
 from actors.plugin import PluginActor
 from mano.lifecycle import nodes
 from mano.gateway import northbound as nb
-from mano.gateway import placement_topic
+from mano.gateway import function_topics, placement_topic
 from mano.gateway.core import GatewayCore, Inbound, Settle
 from mano.messaging.bus import Bus
 from mano.messaging.envelope import Message, encode_json_body
@@ -67,6 +68,11 @@ class Gateway(PluginActor):
         place_queue = f"{queue_prefix}.{placement_topic.PLACE}"
         self.bus.subscribe(placement_topic.PLACE, self._on_place, queue=place_queue,
                            ignore_own=True, kind="requests", concurrency=4, on_malformed="deliver", timeout=30)
+        # SONATA's FLM topics, for a SONATA SLM that drives mano's FLM; named queues, as above.
+        self._functions = handles.Flm(timeout=settings.step_timeout_s)
+        for topic in function_topics.TOPICS:
+            self.bus.subscribe(topic, self._on_function, queue=f"{queue_prefix}.{topic}", ignore_own=True,
+                               kind="requests", concurrency=8, on_malformed="deliver", timeout=30)
         try:
             self.core.adopt_legacy_replies()
         except Exception:  # noqa: BLE001 - the store away now: those replies wait for the next start
@@ -163,6 +169,19 @@ class Gateway(PluginActor):
                 f"internal error in mano's gateway: {type(exc).__name__}: {exc}")
         if body.get("error"):
             log.info("placement request %s refused: %s", message.correlation_id, str(body["error"])[:300])
+        self.bus.reply(message, body)
+
+    # --- the FLM (SONATA's mano.function.*) -------------------------------------------------
+    def _on_function(self, message: Message, _delivery: Any) -> None:
+        inbound = Inbound(topic=message.topic, body=message.body, correlation_id=message.correlation_id,
+                          malformed=str(message.error) if message.error is not None else None)
+        try:
+            body = function_topics.answer(inbound, self._functions, default_vim=self._settings.default_vim)
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the consumer; the asker gets the reason
+            log.exception("%s request %s failed", message.topic, message.correlation_id)
+            body = {"status": "ERROR", "error": f"internal error in mano's gateway: {type(exc).__name__}: {exc}"}
+        if body.get("error"):
+            log.info("%s request %s: %s", message.topic, message.correlation_id, str(body["error"])[:300])
         self.bus.reply(message, body)
 
     # --- monitoring ------------------------------------------------------------------------
