@@ -46,6 +46,10 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 |                           |                                              | time), exact (the MILP, cancelled at the  |
 |                           |                                              | budget's end; the search's answer if it   |
 |                           |                                              | is not done), fast, exhaustive            |
+| MANO_PLACEMENT_PLUGIN     | (unset: mano's own)                          | an external placement plugin's registered |
+|                           |                                              | name (e.g. son-plugin.PlacementPlugin):   |
+|                           |                                              | while it is RUNNING, placements go to it  |
+|                           |                                              | on mano.service.place                     |
 | MANO_PLACEMENT_FANOUT_FROM_POPS | 50                                     | substrates this large or larger fan the   |
 |                           |                                              | search's starts out as Ray tasks (below:  |
 |                           |                                              | in the plugin; 0: never fan out)          |
@@ -116,6 +120,8 @@ class Settings:
     # Below 50 PoPs a placement takes milliseconds: tasks would cost more than they save.
     placement_fanout_from_pops: int = 50
     placement_policy: str = "load balanced"
+    # An external placement plugin's registered name: it places while it runs (None: mano's own).
+    placement_plugin: str | None = None
     vnf_actors: str = "per-instance"
     spare_service_actors: int = 2
     spare_vnf_actors: int = 3

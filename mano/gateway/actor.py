@@ -65,9 +65,12 @@ class Gateway(PluginActor):
         # gateway consumes the same one instead of leaving an orphan queue behind. Not durable: a
         # question waiting out a gateway restart is still answered, none survives a broker restart
         # (its asker gave up long before).
-        place_queue = f"{queue_prefix}.{placement_topic.PLACE}"
-        self.bus.subscribe(placement_topic.PLACE, self._on_place, queue=place_queue,
-                           ignore_own=True, kind="requests", concurrency=4, on_malformed="deliver", timeout=30)
+        # With the role handed to an external plugin, the topic is that plugin's: mano would
+        # answer its own questions.
+        if not settings.placement_plugin:
+            place_queue = f"{queue_prefix}.{placement_topic.PLACE}"
+            self.bus.subscribe(placement_topic.PLACE, self._on_place, queue=place_queue,
+                               ignore_own=True, kind="requests", concurrency=4, on_malformed="deliver", timeout=30)
         # SONATA's FLM topics, for a SONATA SLM that drives mano's FLM; named queues, as above.
         self._functions = handles.Flm(timeout=settings.step_timeout_s)
         for topic in function_topics.TOPICS:

@@ -151,7 +151,9 @@ class SonataIaVim(VimDriver):
             from mano.messaging.rpc import RpcClient
             try:
                 self._own_bus = Bus(settings, url=settings.ia_broker_url or settings.broker_url,
-                                    app_id="son-plugin.mano-ia-client", name="sonata-ia").start(timeout=max(1.0, min(10.0, self._timeout_s)))
+                                    app_id="son-plugin.mano-ia-client", name="sonata-ia",
+                                    exchange_durable=settings.exchange_durable,
+                                    ).start(timeout=max(1.0, min(10.0, self._timeout_s)))
             except MessagingError as exc:
                 raise TemporaryVimError(f"the SONATA infrastructure adaptor's broker is unreachable: {exc}") from exc
             rpc = RpcClient(self._own_bus, timeout=self._timeout_s)
