@@ -25,12 +25,15 @@ setup(
         "rich>=13,<16",
         "psutil>=5.9,<8",
         "topohub>=1.5,<2",  # the Topology Zoo, SNDlib and CAIDA graphs, as data (placement.topology)
+        "fastapi>=0.110,<1",  # the SOL005 HTTP API (mano.rest), served by uvicorn
+        "uvicorn>=0.29,<1",
     ],
     extras_require={
         "docker": ["docker>=7,<8"],
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "pytest-timeout>=2.2,<3",
                  "import-linter>=2.0,<3", "nbclient>=0.10,<1", "nbformat>=5.9,<6", "ipykernel>=6,<8",
-                 "matplotlib>=3.7,<4", "docker>=7,<8", "mongomock>=4.1,<5"],
+                 "matplotlib>=3.7,<4", "docker>=7,<8", "mongomock>=4.1,<5",
+                 "httpx>=0.27,<1"],
     },
     entry_points={"console_scripts": ["mano=mano.cli:main"]},
 )

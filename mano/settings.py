@@ -75,6 +75,9 @@ time), and the resulting frozen object is passed explicitly to whatever needs it
 | MANO_SPARE_IDLE_CPU_PERCENT | 60                                         | the pools refill only below this machine  |
 |                           |                                              | CPU use (refills must not slow real work) |
 | MANO_DOCKER_IMAGES        | (unset: every VDU runs the busybox image)    | YAML map vm_image -> local Docker image   |
+| MANO_API_ADDR             | 127.0.0.1:8080                               | where `mano up --api` serves the SOL005   |
+|                           |                                              | HTTP API (loopback: no caller is          |
+|                           |                                              | authenticated yet)                        |
 | MANO_IA_BROKER_URL        | (unset: MANO_BROKER_URL)                     | the broker of SONATA's infrastructure     |
 |                           |                                              | adaptor, for vim="sonata-ia"              |
 | MANO_IA_TIMEOUT_S         | 20                                           | how long a call waits for its reply       |
@@ -135,6 +138,8 @@ class Settings:
     spare_refill_delay_s: float = 1.0
     spare_idle_cpu_percent: float = 60.0
     docker_images: Path | None = None
+    # The SOL005 HTTP API of `mano up --api` (mano/rest): loopback until callers are authenticated.
+    api_addr: str = "127.0.0.1:8080"
     # The "sonata-ia" VIM driver: SONATA's infrastructure adaptor on this broker (None: broker_url)
     # and exchange, and how long a call waits for its reply (SONATA's call_sync: 20 s).
     ia_broker_url: str | None = None

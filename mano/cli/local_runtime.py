@@ -36,7 +36,7 @@ def _error_file(settings: Settings) -> Path:
     return settings.home / "runtime.error"
 
 
-def up(settings: Settings, *, gateway: bool = False) -> dict[str, Any]:
+def up(settings: Settings, *, gateway: bool = False, api: bool = False) -> dict[str, Any]:
     """Start the background runtime (``mano.cli.daemon``) unless one is up; return its info.
 
     With ``settings.ray_address`` the daemon joins that cluster or fails: its reason (the
@@ -56,7 +56,8 @@ def up(settings: Settings, *, gateway: bool = False) -> dict[str, Any]:
     if settings.ray_address:
         env["MANO_RAY_ADDRESS"] = settings.ray_address
     log = open(settings.home / "runtime.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "mano.cli.daemon", *(["--gateway"] if gateway else [])],
+    flags = [*(["--gateway"] if gateway else []), *(["--api"] if api else [])]
+    process = subprocess.Popen([sys.executable, "-m", "mano.cli.daemon", *flags],
                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

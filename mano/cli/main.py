@@ -48,14 +48,16 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 # --- runtime -------------------------------------------------------------------------------
 @main.command()
 @click.option("--gateway", is_flag=True, help="also start the AMQP gateway")
+@click.option("--api", is_flag=True, help="also serve the SOL005 HTTP API (MANO_API_ADDR, 127.0.0.1:8080)")
 @click.option("--address", metavar="HOST:PORT", default=None,
               help="run on this Ray cluster (its head's GCS address) instead of an embedded Ray; "
                    "default: MANO_RAY_ADDRESS")
-def up(gateway: bool, address: str | None) -> None:
+def up(gateway: bool, api: bool, address: str | None) -> None:
     """Start a runtime (Ray, store, plugin actors) that later commands attach to."""
     from mano.cli import local_runtime
     try:
-        info = local_runtime.up(Settings.from_env(**({"ray_address": address} if address else {})), gateway=gateway)
+        info = local_runtime.up(Settings.from_env(**({"ray_address": address} if address else {})), gateway=gateway,
+                                api=api)
     except ManoError as exc:
         _fail(exc)
     joined = f" (the cluster at {lit(info['attached_to'])})" if info.get("attached_to") else ""
@@ -63,6 +65,11 @@ def up(gateway: bool, address: str | None) -> None:
     if info.get("attached_to") and info.get("store_node_only"):
         console.print("note: the store listens on loopback: mano actors on the cluster's other nodes refuse to "
                       "start; MANO_STORE_BIND or MANO_MONGO_URL gives the cluster a store they reach",
+                      markup=False, highlight=False)
+    if info.get("api"):
+        console.print(f"SOL005 API at {lit(info['api'] + '/nslcm/v1')} (OpenAPI: {lit(info['api'] + '/openapi.json')})")
+    elif api:
+        console.print("note: a runtime was up already, without the HTTP API: `mano down`, then `mano up --api`",
                       markup=False, highlight=False)
     dashboard = local_runtime.dashboard_from_info(info)
     if dashboard is not None:

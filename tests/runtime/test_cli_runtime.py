@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -15,20 +17,26 @@ pytestmark = pytest.mark.integration
 def test_up_instantiate_ls_terminate_down(tmp_path):
     mano_cli = console_script("mano")
     assert mano_cli, "the mano console command is installed by pip install -e ."
+    with socket.socket() as s:  # a free port for the HTTP API
+        s.bind(("127.0.0.1", 0))
+        api_addr = f"127.0.0.1:{s.getsockname()[1]}"
     env = {**os.environ, "MANO_HOME": str(tmp_path), "MANO_DASHBOARD": "0", "COLUMNS": "200",
-           "MANO_MONITORING_PERIOD_S": "0"}
+           "MANO_MONITORING_PERIOD_S": "0", "MANO_API_ADDR": api_addr}
     env.pop("MANO_MONGO_URL", None)
 
     def run(*args, timeout=180):
         return subprocess.run([mano_cli, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     try:
-        up = run("up")
+        up = run("up", "--api")
         assert up.returncode == 0, up.stderr[-2000:]
         assert (tmp_path / "runtime.json").exists()
+        assert f"SOL005 API at http://{api_addr}/nslcm/v1" in up.stdout
         made = run("instantiate", str(EXAMPLES / "sonata-demo"), "--json")
         assert made.returncode == 0, made.stderr[-2000:]
         service = json.loads(made.stdout)["service"]
         assert service["state"] == "READY"
+        with urllib.request.urlopen(f"http://{api_addr}/nslcm/v1/ns_instances/{service['id']}", timeout=30) as got:
+            assert json.loads(got.read())["nsState"] == "INSTANTIATED"  # the daemon serves the API
         listed = run("ls", "--json")  # a second command finds the service the first one made
         assert [s["id"] for s in json.loads(listed.stdout)] == [service["id"]]
         configured = run("reconfigure", service["id"], "--env", "FW_POLICY=drop", "--vnf", "vnf_firewall")

@@ -68,7 +68,7 @@ def _up_info(dashboard_info_):
 def test_mano_up_prints_the_dashboard_and_how_to_log_in(monkeypatch, tmp_path):
     token_file = tmp_path / "[docker]" / "auth_token"  # printed literally, not as rich markup
     access = dashboard(URL, environ={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)})
-    monkeypatch.setattr(local_runtime, "up", lambda settings, gateway=False: _up_info(dashboard_info(access)))
+    monkeypatch.setattr(local_runtime, "up", lambda settings, gateway=False, api=False: _up_info(dashboard_info(access)))
     result = CliRunner().invoke(main, ["up"], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "runtime up: Ray at 127.0.0.1:6379" in result.output
@@ -77,7 +77,7 @@ def test_mano_up_prints_the_dashboard_and_how_to_log_in(monkeypatch, tmp_path):
 
 
 def test_mano_up_without_a_dashboard_says_nothing_of_it(monkeypatch):
-    monkeypatch.setattr(local_runtime, "up", lambda settings, gateway=False: _up_info(None))
+    monkeypatch.setattr(local_runtime, "up", lambda settings, gateway=False, api=False: _up_info(None))
     result = CliRunner().invoke(main, ["up"], env={"COLUMNS": "400"})
     assert result.exit_code == 0 and "dashboard" not in result.output
 

@@ -1,0 +1,129 @@
+"""The SOL005 NS lifecycle API over real HTTP (uvicorn on a free port, httpx as the client)
+against the session's runtime: NsInstance and NsLcmOpOcc resources, the scale, heal and
+terminate tasks with 202 and a Location, the operator's tasks on an operation occurrence, SOL013
+filters, and ProblemDetails for every error."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import mano
+from conftest_runtime import used_cores, wait_until
+from paths import EXAMPLES
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytestmark = pytest.mark.integration
+
+DEMO = EXAMPLES / "sonata-demo"
+ROOT = "/nslcm/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(rt):
+    from mano.rest.app import serve
+    server = serve(rt, f"127.0.0.1:{free_port()}")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+    server.stop()
+
+
+def follow(api, response, state="COMPLETED", timeout=60):
+    """The operation occurrence a 202 points to, once it reached ``state``."""
+    assert response.status_code == 202, response.text
+    location = response.headers["Location"]
+    assert location.startswith(f"{ROOT}/ns_lcm_op_occs/")
+    wait_until(lambda: api.get(location).json()["operationState"] == state, timeout=timeout)
+    return api.get(location).json()
+
+
+def test_an_instance_and_its_operations_as_sol005_resources(api, rt):
+    svc = mano.instantiate(DEMO)
+    got = api.get(f"{ROOT}/ns_instances/{svc.id}")
+    assert got.status_code == 200
+    ns = got.json()
+    assert (ns["id"], ns["nsState"], ns["nsInstanceName"]) == (svc.id, "INSTANTIATED", svc.name)
+    assert {v["id"] for v in ns["vnfInstance"]} == {v.id for v in svc.record.vnf_instances}
+    assert {v["instantiatedVnfInfo"]["vnfState"] for v in ns["vnfInstance"]} == {"STARTED"}
+    assert ns["_links"]["terminate"]["href"] == f"{ROOT}/ns_instances/{svc.id}/terminate"
+    listed = api.get(f"{ROOT}/ns_instances", params={"filter": f"(eq,id,{svc.id})"}).json()
+    assert [n["id"] for n in listed] == [svc.id]
+    assert svc.id not in {n["id"] for n in api.get(f"{ROOT}/ns_instances",
+                                                   params={"filter": "(eq,nsState,NOT_INSTANTIATED)"}).json()}
+
+    [occ] = api.get(f"{ROOT}/ns_lcm_op_occs", params={"filter": f"(eq,nsInstanceId,{svc.id})"}).json()
+    assert (occ["lcmOperationType"], occ["operationState"], occ["id"]) == ("INSTANTIATE", "COMPLETED",
+                                                                          svc.last_operation)
+    assert occ["stateEnteredTime"].endswith("Z") and occ["isCancelPending"] is False
+    assert "package" not in occ["operationParams"]
+
+    base = used_cores(rt)
+    out = follow(api, api.post(f"{ROOT}/ns_instances/{svc.id}/scale", json={
+        "scaleType": "SCALE_VNF", "scaleVnfData": [{"scaleVnfType": "SCALE_OUT",
+                                                    "scaleByStepData": {"aspectId": "vnf_iperf", "numberOfSteps": 2}}]}))
+    assert out["lcmOperationType"] == "SCALE" and out["manoOperationType"] == "scale_out"
+    assert len(api.get(f"{ROOT}/ns_instances/{svc.id}").json()["vnfInstance"]) == 5 and used_cores(rt) == base + 2
+    follow(api, api.post(f"{ROOT}/ns_instances/{svc.id}/scale", json={
+        "scaleType": "SCALE_VNF", "scaleVnfData": [{"scaleVnfType": "SCALE_IN",
+                                                    "scaleByStepData": {"aspectId": "vnf_iperf", "numberOfSteps": 1}}]}))
+    victim = svc.record.vnf_instances[0].id
+    rt.call("infrastructure-adaptor", "crash_vnf", victim)
+    healed = follow(api, api.post(f"{ROOT}/ns_instances/{svc.id}/heal", json={"healVnfData": [{"vnfInstanceId": victim}]}))
+    assert healed["lcmOperationType"] == "HEAL" and rt.call("flm", "status", victim) == "running"
+
+    done = follow(api, api.post(f"{ROOT}/ns_instances/{svc.id}/terminate", json={}))
+    assert done["lcmOperationType"] == "TERMINATE"
+    ns = api.get(f"{ROOT}/ns_instances/{svc.id}").json()
+    assert ns["nsState"] == "NOT_INSTANTIATED" and "vnfInstance" not in ns and ns["manoState"] == "TERMINATED"
+    again = api.post(f"{ROOT}/ns_instances/{svc.id}/terminate", json={})
+    assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+    assert again.json()["detail"] == "nsr already terminated" and again.json()["status"] == 409
+
+
+def test_the_operator_cancels_and_rolls_back_an_operation_occurrence(api, rt):
+    base = used_cores(rt)
+    rt.call("infrastructure-adaptor", "inject_fault", {"vnf_name": "iperf-vnf", "delay_s": 2.0, "fail": False})
+    svc = mano.instantiate(DEMO, wait=False)
+    occ = f"{ROOT}/ns_lcm_op_occs/{svc.last_operation}"
+    wait_until(lambda: any(s["name"] == "deploy_vnfs" and s["state"] == "RUNNING"
+                           for s in api.get(occ).json()["manoSteps"]), timeout=30)
+    forceful = api.post(f"{occ}/cancel", json={"cancelMode": "FORCEFUL"})
+    assert forceful.status_code == 422 and "GRACEFUL only" in forceful.json()["detail"]
+    cancelled = api.post(f"{occ}/cancel", json={"cancelMode": "GRACEFUL"})
+    assert cancelled.status_code == 202 and cancelled.json()["isCancelPending"] is True
+    assert cancelled.json()["cancelMode"] == "GRACEFUL"
+    held = follow(api, cancelled, state="FAILED_TEMP")
+    assert held["error"]["status"] == 409 and held["error"]["detail"].startswith("cancelled before step ")
+    assert set(held["_links"]) >= {"retry", "rollback"} and "cancel" not in held["_links"]
+    assert api.post(f"{occ}/cancel").status_code == 409  # not PROCESSING any more
+    rolled = follow(api, api.post(f"{occ}/rollback"), state="ROLLED_BACK")
+    assert rolled["operationState"] == "ROLLED_BACK" and used_cores(rt) == base
+    refused = api.post(f"{occ}/retry")
+    assert refused.status_code == 409 and "only a FAILED_TEMP operation can be retried" in refused.json()["detail"]
+
+
+def test_every_error_is_a_problem_details(api):
+    for method, path, body, status in [
+        ("get", f"{ROOT}/ns_instances/no-such-id", None, 404),
+        ("get", f"{ROOT}/ns_lcm_op_occs/no-such-op", None, 404),
+        ("post", f"{ROOT}/ns_lcm_op_occs/no-such-op/retry", None, 404),
+        ("post", f"{ROOT}/ns_instances/no-such-id/terminate", {}, 404),
+        ("post", f"{ROOT}/ns_instances/no-such-id/scale", {"scaleType": "SCALE_NS"}, 422),
+        ("post", f"{ROOT}/ns_instances/no-such-id/scale", {"scaleType": "SCALE_VNF", "scaleVnfData": []}, 400),
+        ("post", f"{ROOT}/ns_instances/no-such-id/heal", {"healVnfData": "x"}, 400),
+        ("get", f"{ROOT}/ns_instances?filter=nsState%3DREADY", None, 400),
+    ]:
+        response = api.request(method.upper(), path, json=body)
+        assert response.status_code == status, (path, response.text)
+        problem = response.json()
+        assert problem["status"] == status and problem["title"] and problem["detail"], problem
+    broken = api.post(f"{ROOT}/ns_instances/x/scale", content=b"{not json", headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and broken.json()["status"] == 400
+    assert api.get("/openapi.json").json()["paths"][f"{ROOT}/ns_lcm_op_occs/{{op_occ_id}}/cancel"]
