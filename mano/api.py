@@ -229,8 +229,9 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
                 pinned: Mapping[str, str] | None = None, policy: str | None = None,
                 policy_list: Sequence[str] | None = None, blacklist: Sequence[str] | None = None,
                 weights: Mapping[str, float] | None = None, ingresses: Sequence[Mapping[str, str]] | None = None,
-                egresses: Sequence[Mapping[str, str]] | None = None) -> Service:
+                egresses: Sequence[Mapping[str, str]] | None = None, service_id: str | None = None) -> Service:
     """Instantiate a service from an NSD (path, directory with its VNFDs, dict or package).
+    ``service_id``: the new service's id (default: a new uuid; the SOL005 API's NS instance id).
 
     With ``wait`` (the default) returns once the service is READY, or raises
     :class:`OperationFailedError` with the reason; ``pinned`` maps vnf_id -> PoP uuid.
@@ -249,7 +250,7 @@ def instantiate(nsd: str | Path | Mapping[str, Any] | ServicePackage, vnfds: Seq
     params.update({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in given.items() if v is not None})
     # The package travels as loaded: its descriptors were validated once, by _package.
     op = rt.call("slm", "instantiate", package, vim=vim, operation_id=operation_id or str(uuid.uuid4()),
-                 user_data=user_data, params=params, wait_s=_wait_s(wait, timeout))
+                 user_data=user_data, params=params, service_id=service_id, wait_s=_wait_s(wait, timeout))
     service = Service(op["service_id"], rt, last_operation=op["id"])
     if wait:
         service.wait(op["id"], timeout)

@@ -423,6 +423,30 @@ class GatewayReplyRecord(Record):
     created_at: UtcDatetime = Field(default_factory=utcnow)
 
 
+# --- SOL005 northbound --------------------------------------------------------------------------
+class NsdInfoRecord(Record):
+    """An NSD onboarded through the SOL005 API (collection ``ns_descriptors``; ``id`` = the
+    ``NsdInfo`` id): CREATED until its content is uploaded, then ONBOARDED with the package's
+    NSD and VNFDs as validated documents."""
+
+    onboarding_state: str = "CREATED"  # CREATED | ONBOARDED (SOL005's NsdOnboardingStateType)
+    nsd: dict[str, Any] | None = None
+    vnfds: tuple[dict[str, Any], ...] = ()
+    user_defined_data: dict[str, Any] = Field(default_factory=dict)
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class NsIdentifierRecord(Record):
+    """An NS instance identifier created through the SOL005 API (collection ``ns_identifiers``;
+    ``id`` = the ``NsInstance`` id): NOT_INSTANTIATED until its instantiation, whose service
+    record takes the same id."""
+
+    nsd_info_id: str
+    name: str
+    description: str = ""
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
 # --- cancellations -----------------------------------------------------------------------------
 class CancelRequestRecord(Record):
     """An operator's request to stop a running operation (collection ``cancellations``; ``id`` =

@@ -6,6 +6,15 @@ Imported only to serve it (FastAPI is loaded with this module). ``create_app(rt)
 Resources (``/nslcm/v1``, ETSI GS NFV-SOL 005 v3; representations in :mod:`mano.rest.sol005`):
 
 =================================================  =========================================
+``POST /nsd/v1/ns_descriptors``                   201: an ``NsdInfo``, CREATED
+``PUT  /nsd/v1/ns_descriptors/{id}/nsd_content``   a zip of a SONATA package (the NSD and its
+                                                   VNFDs): 204, ONBOARDED; 400 with the reason
+``GET|DELETE /nsd/v1/ns_descriptors[/{id}]``       the NSD infos; delete one no instance uses
+``POST /ns_instances``                             ``{nsdId, nsName, nsDescription}``: 201, an
+                                                   ``NsInstance`` NOT_INSTANTIATED
+``POST /ns_instances/{id}/instantiate``            202: the service is instantiated under that
+                                                   id (``additionalParamsForNs``: ``vim``,
+                                                   ``policy``, ``blacklist``, ``ingresses``...)
 ``GET  /ns_instances[?filter=...]``                the services, as ``NsInstance``
 ``GET  /ns_instances/{id}``                        one
 ``POST /ns_instances/{id}/terminate``              202, ``Location`` of the ``NsLcmOpOcc``
@@ -26,21 +35,27 @@ busy or terminated service, an operation that is not held or not running), 422 w
 not do (FORCEFUL cancel), 503 a runtime part that does not answer. The OpenAPI document is at
 ``/openapi.json``.
 
-Not yet here (issue "A standard northbound"): NSD management and the create/instantiate pair,
-subscriptions and notifications, tenants, roles and tokens. The server listens on loopback by
+Not yet here (issue "A standard northbound"): VNF packages, subscriptions and notifications,
+tenants, roles and tokens. The server listens on loopback by
 default (``MANO_API_ADDR``) because nothing authenticates a caller yet.
 """
 from __future__ import annotations
 
+import io
 import re
+import tempfile
 import threading
+import uuid
+import zipfile
+from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from mano import errors
+from mano.records import NsdInfoRecord, NsIdentifierRecord
 from mano.rest import sol005
 
 ROOT = sol005.ROOT
@@ -103,6 +118,31 @@ def _as_problem(exc: BaseException) -> ProblemError:
     return ProblemError(500, "Internal Server Error", f"{type(exc).__name__}: {exc}")
 
 
+def package_of(content: bytes, max_bytes: int) -> Any:
+    """The SONATA package a zip holds (its ``.yml``/``.yaml`` files, wherever they are in it),
+    loaded and validated; a :class:`ProblemError` says why not."""
+    from mano.descriptors import load_service
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except zipfile.BadZipFile:
+        raise ProblemError(400, "Bad Request", "nsd_content: not a zip archive") from None
+    members = [m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith((".yml", ".yaml"))]
+    if not members:
+        raise ProblemError(400, "Bad Request", "nsd_content: the archive holds no .yml or .yaml file")
+    if sum(m.file_size for m in members) > 16 * max_bytes:
+        raise ProblemError(413, "Content Too Large", f"nsd_content: more than {16 * max_bytes} bytes of descriptors")
+    names = [Path(m.filename).name for m in members]
+    if len(set(names)) != len(names):
+        raise ProblemError(400, "Bad Request", "nsd_content: two descriptors have the same file name")
+    with tempfile.TemporaryDirectory(prefix="mano-nsd-") as folder:
+        for member, name in zip(members, names):  # flattened: no path from the archive is used
+            (Path(folder) / name).write_bytes(archive.read(member))
+        try:
+            return load_service(folder, max_bytes=max_bytes)
+        except errors.DescriptorError as exc:
+            raise ProblemError(400, "Bad Request", f"nsd_content: {exc}") from None
+
+
 def create_app(rt: Any) -> Any:
     """The FastAPI application on runtime ``rt`` (what :func:`mano.init` returned)."""
     import mano
@@ -135,9 +175,125 @@ def create_app(rt: Any) -> Any:
             raise _as_problem(exc) from exc
 
     def instance(service_id: str) -> dict[str, Any]:
-        record = answer(lambda: mano.get(service_id).record)
+        record = rt.store.services.find_one(service_id)
+        if record is None:
+            identifier = rt.store.ns_identifiers.find_one(service_id)
+            if identifier is None:
+                raise ProblemError(404, "Not Found", f"no NS instance {service_id!r}")
+            return sol005.not_instantiated(identifier, nsd_id_for(identifier))
         vnfrs = {v.id: v for v in rt.store.vnfr.find({"service_id": service_id})}
-        return sol005.ns_instance(record, vnfrs)
+        return named(sol005.ns_instance(record, vnfrs), rt.store.ns_identifiers.find_one(service_id))
+
+    def named(body: dict[str, Any], identifier: NsIdentifierRecord | None) -> dict[str, Any]:
+        """A service created through ``POST /ns_instances`` keeps the name its creator gave it."""
+        if identifier is not None:
+            body.update({"nsInstanceName": identifier.name, "nsInstanceDescription": identifier.description,
+                         "nsdInfoId": identifier.nsd_info_id})
+        return body
+
+    def nsd_id_for(identifier: NsIdentifierRecord) -> str:
+        info = rt.store.ns_descriptors.find_one(identifier.nsd_info_id)
+        return sol005.nsd_id_of(info.nsd) if info is not None and info.nsd else identifier.nsd_info_id
+
+    def nsd_info_record(nsd_info_id: str) -> NsdInfoRecord:
+        record = rt.store.ns_descriptors.find_one(nsd_info_id)
+        if record is None:
+            raise ProblemError(404, "Not Found", f"no NSD info {nsd_info_id!r}")
+        return record
+
+    # --- NSD management (/nsd/v1) -------------------------------------------------------------
+    nsd_root = sol005.NSD_ROOT
+
+    @app.post(f"{nsd_root}/ns_descriptors", status_code=201)
+    def create_nsd_info(body: dict[str, Any] | None = Body(default=None)) -> JSONResponse:
+        data = (body or {}).get("userDefinedData") or {}
+        if not isinstance(data, dict):
+            raise ProblemError(400, "Bad Request", "userDefinedData: expected an object")
+        record = answer(lambda: rt.store.ns_descriptors.insert(NsdInfoRecord(id=str(uuid.uuid4()),
+                                                                            user_defined_data=data)))
+        return JSONResponse(sol005.nsd_info(record), status_code=201,
+                            headers={"Location": f"{nsd_root}/ns_descriptors/{record.id}"})
+
+    @app.get(f"{nsd_root}/ns_descriptors")
+    def list_nsd_infos(filter: str | None = None) -> list[dict[str, Any]]:  # noqa: A002 - SOL013's name
+        terms = parse_filter(filter)
+        return _kept([sol005.nsd_info(r) for r in answer(lambda: rt.store.ns_descriptors.find({}, sort="created_at"))],
+                     terms)
+
+    @app.get(f"{nsd_root}/ns_descriptors/{{nsd_info_id}}")
+    def get_nsd_info(nsd_info_id: str) -> dict[str, Any]:
+        return sol005.nsd_info(nsd_info_record(nsd_info_id))
+
+    @app.put(f"{nsd_root}/ns_descriptors/{{nsd_info_id}}/nsd_content", status_code=204, response_class=Response)
+    async def upload_nsd_content(nsd_info_id: str, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind not in ("application/zip", "application/x-zip-compressed"):
+            raise ProblemError(415, "Unsupported Media Type",
+                               f"nsd_content as {kind or 'nothing'}: send a zip of the NSD and its VNFDs "
+                               "(Content-Type: application/zip)")
+        content = await request.body()
+
+        def onboard() -> None:
+            record = nsd_info_record(nsd_info_id)
+            if record.onboarding_state != "CREATED":
+                raise ProblemError(409, "Conflict", f"NSD info {nsd_info_id} is {record.onboarding_state} already")
+            package = package_of(content, rt.settings.max_descriptor_bytes)
+            answer(lambda: rt.store.ns_descriptors.update(record.evolve(
+                onboarding_state="ONBOARDED", nsd=package.nsd.to_dict(),
+                vnfds=tuple(v.to_dict() for v in package.unique_vnfds))))
+        await run_in_threadpool(onboard)
+        return Response(status_code=204)
+
+    @app.delete(f"{nsd_root}/ns_descriptors/{{nsd_info_id}}", status_code=204, response_class=Response)
+    def delete_nsd_info(nsd_info_id: str) -> Response:
+        nsd_info_record(nsd_info_id)
+        users = rt.store.ns_identifiers.find({"nsd_info_id": nsd_info_id})
+        if users:
+            raise ProblemError(409, "Conflict", f"NSD info {nsd_info_id} is used by NS instance {users[0].id}")
+        answer(lambda: rt.store.ns_descriptors.delete(nsd_info_id, missing_ok=True))
+        return Response(status_code=204)
+
+    # --- NS instances: create, instantiate ------------------------------------------------------
+    @app.post(f"{ROOT}/ns_instances", status_code=201)
+    def create_ns_instance(body: dict[str, Any] = Body(...)) -> JSONResponse:
+        nsd_ref, name = body.get("nsdId"), body.get("nsName")
+        if not isinstance(nsd_ref, str) or not nsd_ref or not isinstance(name, str) or not name:
+            raise ProblemError(400, "Bad Request", "CreateNsRequest: nsdId and nsName are required strings")
+        infos = [i for i in answer(lambda: rt.store.ns_descriptors.find({}))
+                 if i.id == nsd_ref or (i.nsd is not None and sol005.nsd_id_of(i.nsd) == nsd_ref)]
+        onboarded = [i for i in infos if i.onboarding_state == "ONBOARDED"]
+        if not onboarded:
+            raise ProblemError(422 if infos else 404, "Unprocessable Entity" if infos else "Not Found",
+                               f"NSD {nsd_ref!r} is " + ("not onboarded yet" if infos else "not known: onboard it at "
+                                                         f"{nsd_root}/ns_descriptors"))
+        identifier = answer(lambda: rt.store.ns_identifiers.insert(NsIdentifierRecord(
+            id=str(uuid.uuid4()), nsd_info_id=onboarded[0].id, name=name,
+            description=str(body.get("nsDescription") or ""))))
+        return JSONResponse(instance(identifier.id), status_code=201,
+                            headers={"Location": f"{ROOT}/ns_instances/{identifier.id}"})
+
+    @app.post(f"{ROOT}/ns_instances/{{ns_instance_id}}/instantiate", status_code=202)
+    def instantiate(ns_instance_id: str, body: dict[str, Any] | None = Body(default=None)) -> JSONResponse:
+        from mano.descriptors import load_service
+        identifier = rt.store.ns_identifiers.find_one(ns_instance_id)
+        if identifier is None:
+            raise ProblemError(404, "Not Found", f"no NS instance {ns_instance_id!r}")
+        if rt.store.services.find_one(ns_instance_id) is not None:
+            raise ProblemError(409, "Conflict", f"NS instance {ns_instance_id} is instantiated already")
+        params = (body or {}).get("additionalParamsForNs") or {}
+        if not isinstance(params, dict):
+            raise ProblemError(400, "Bad Request", "additionalParamsForNs: expected an object")
+        known = {"vim", "policy", "policy_list", "blacklist", "weights", "ingresses", "egresses", "pinned"}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ProblemError(400, "Bad Request", f"additionalParamsForNs: {unknown[0]!r} is not one of "
+                                                   f"{', '.join(sorted(known))}")
+        info = nsd_info_record(identifier.nsd_info_id)
+        package = answer(lambda: load_service(dict(info.nsd or {}), [dict(v) for v in info.vnfds],
+                                              max_bytes=rt.settings.max_descriptor_bytes))
+        service = answer(lambda: mano.instantiate(package, wait=False, service_id=ns_instance_id, **params))
+        return accepted(service.last_operation)
 
     def accepted(op_id: str) -> JSONResponse:
         op = answer(lambda: mano.operation(op_id))
@@ -156,7 +312,10 @@ def create_app(rt: Any) -> Any:
         terms = parse_filter(filter)
         records = answer(lambda: rt.store.services.find({}, sort="created_at"))
         vnfrs: dict[str, Any] = {v.id: v for v in answer(lambda: rt.store.vnfr.find({}))}
-        return _kept([sol005.ns_instance(r, vnfrs) for r in records], terms)
+        services = {r.id for r in records}
+        identifiers = {i.id: i for i in answer(lambda: rt.store.ns_identifiers.find({}, sort="created_at"))}
+        waiting = [sol005.not_instantiated(i, nsd_id_for(i)) for i in identifiers.values() if i.id not in services]
+        return _kept([named(sol005.ns_instance(r, vnfrs), identifiers.get(r.id)) for r in records] + waiting, terms)
 
     @app.get(f"{ROOT}/ns_instances/{{ns_instance_id}}")
     def get_ns_instance(ns_instance_id: str) -> dict[str, Any]:

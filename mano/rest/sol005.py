@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from mano.records import OperationRecord, ServiceRecord, VnfrRecord
+from mano.records import NsdInfoRecord, NsIdentifierRecord, OperationRecord, ServiceRecord, VnfrRecord
 from mano.states import OperationState, OperationType, ServiceState, VnfState
 
 ROOT = "/nslcm/v1"
+NSD_ROOT = "/nsd/v1"
 
 LCM_OPERATION_TYPE = {
     OperationType.INSTANTIATE: "INSTANTIATE",
@@ -47,7 +48,7 @@ def ns_instance(service: ServiceRecord, vnfrs: Mapping[str, VnfrRecord]) -> dict
         "id": service.id,
         "nsInstanceName": service.name,
         "nsInstanceDescription": str(nsd.get("description") or ""),
-        "nsdId": str(nsd.get("uuid") or nsd.get("id") or f"{nsd.get('vendor')}.{nsd.get('name')}.{nsd.get('version')}"),
+        "nsdId": nsd_id_of(nsd),
         "nsdInfoId": str(nsd.get("uuid") or nsd.get("name") or ""),
         "nsState": "INSTANTIATED" if instantiated else "NOT_INSTANTIATED",
         "_links": {"self": {"href": f"{ROOT}/ns_instances/{service.id}"}},
@@ -61,6 +62,35 @@ def ns_instance(service: ServiceRecord, vnfrs: Mapping[str, VnfrRecord]) -> dict
             body["_links"][task] = {"href": f"{ROOT}/ns_instances/{service.id}/{task}"}
     if service.current_operation:
         body["_links"]["currentOpOcc"] = {"href": f"{ROOT}/ns_lcm_op_occs/{service.current_operation}"}
+    return body
+
+
+def not_instantiated(identifier: NsIdentifierRecord, nsd_id: str) -> dict[str, Any]:
+    """An ``NsInstance`` created (``POST /ns_instances``) and not instantiated yet."""
+    return {"id": identifier.id, "nsInstanceName": identifier.name, "nsInstanceDescription": identifier.description,
+            "nsdId": nsd_id, "nsdInfoId": identifier.nsd_info_id, "nsState": "NOT_INSTANTIATED",
+            "_links": {"self": {"href": f"{ROOT}/ns_instances/{identifier.id}"},
+                       "instantiate": {"href": f"{ROOT}/ns_instances/{identifier.id}/instantiate"}}}
+
+
+def nsd_id_of(nsd: Mapping[str, Any]) -> str:
+    """The NSD's identifier: its ``uuid``, else SONATA's (vendor, name, version) triple."""
+    return str(nsd.get("uuid") or nsd.get("id") or f"{nsd.get('vendor')}.{nsd.get('name')}.{nsd.get('version')}")
+
+
+def nsd_info(record: NsdInfoRecord) -> dict[str, Any]:
+    """An ``NsdInfo`` (NSD management)."""
+    body: dict[str, Any] = {
+        "id": record.id, "nsdOnboardingState": record.onboarding_state,
+        "nsdOperationalState": "ENABLED" if record.onboarding_state == "ONBOARDED" else "DISABLED",
+        "nsdUsageState": "NOT_IN_USE", "userDefinedData": dict(record.user_defined_data),
+        "_links": {"self": {"href": f"{NSD_ROOT}/ns_descriptors/{record.id}"},
+                   "nsd_content": {"href": f"{NSD_ROOT}/ns_descriptors/{record.id}/nsd_content"}}}
+    if record.nsd is not None:
+        body.update({"nsdId": nsd_id_of(record.nsd), "nsdName": str(record.nsd.get("name") or ""),
+                     "nsdVersion": str(record.nsd.get("version") or ""),
+                     "nsdDesigner": str(record.nsd.get("vendor") or ""),
+                     "vnfPkgIds": [f"{v.get('vendor')}.{v.get('name')}.{v.get('version')}" for v in record.vnfds]})
     return body
 
 

@@ -34,6 +34,8 @@ from mano.store.embedded import EmbeddedMongo
 from mano.store.gateway_replies import GatewayReplyRepository
 from mano.store.cancellations import CancelRequestRepository
 from mano.store.leases import LeaseRepository
+from mano.store.ns_descriptors import NsdInfoRepository
+from mano.store.ns_identifiers import NsIdentifierRepository
 from mano.store.nsr import NsrRepository
 from mano.store.operations import OperationRepository
 from mano.store.plugins import PluginRepository
@@ -152,6 +154,7 @@ class Store:
         leases: which activation runs each instance now (``mano.lifecycle.lease``).
         gateway_replies: the final replies the AMQP gateway still owes (``mano.gateway.core``).
         cancellations: operators' requests to stop a running operation.
+        ns_descriptors, ns_identifiers: the SOL005 API's NSD infos and NS instance identifiers.
         embedded: the embedded server handle, or None with ``MANO_MONGO_URL``.
     """
 
@@ -164,6 +167,8 @@ class Store:
     leases: LeaseRepository
     gateway_replies: GatewayReplyRepository
     cancellations: CancelRequestRepository
+    ns_descriptors: NsdInfoRepository
+    ns_identifiers: NsIdentifierRepository
 
     def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
                  embedded: EmbeddedMongo | None = None, client: Any = None):
@@ -184,6 +189,8 @@ class Store:
         self.leases = LeaseRepository(db, url=url)
         self.gateway_replies = GatewayReplyRepository(db, url=url)
         self.cancellations = CancelRequestRepository(db, url=url)
+        self.ns_descriptors = NsdInfoRepository(db, url=url)
+        self.ns_identifiers = NsIdentifierRepository(db, url=url)
         try:
             self.ping()
             for repository in self.repositories:
@@ -216,7 +223,8 @@ class Store:
     def repositories(self) -> tuple[Repository[Any], ...]:
         """All repositories, one per collection."""
         return (self.nsr, self.vnfr, self.services, self.operations, self.plugins,
-                self.specific_managers, self.leases, self.gateway_replies, self.cancellations)
+                self.specific_managers, self.leases, self.gateway_replies, self.cancellations,
+                self.ns_descriptors, self.ns_identifiers)
 
     def fenced(self, token: int) -> Store:
         """This store as the holder of a service's lease, fencing token ``token``, writes the

@@ -4,7 +4,9 @@ terminate tasks with 202 and a Location, the operator's tasks on an operation oc
 filters, and ProblemDetails for every error."""
 from __future__ import annotations
 
+import io
 import socket
+import zipfile
 
 import pytest
 
@@ -127,3 +129,53 @@ def test_every_error_is_a_problem_details(api):
     broken = api.post(f"{ROOT}/ns_instances/x/scale", content=b"{not json", headers={"content-type": "application/json"})
     assert broken.status_code == 400 and broken.json()["status"] == 400
     assert api.get("/openapi.json").json()["paths"][f"{ROOT}/ns_lcm_op_occs/{{op_occ_id}}/cancel"]
+
+
+def zipped(folder) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, f"package/{path.name}")  # nested: where a file sits does not matter
+    return out.getvalue()
+
+
+def test_onboard_create_and_instantiate_the_sol005_way(api, rt, tmp_path):
+    info = api.post("/nsd/v1/ns_descriptors", json={"userDefinedData": {"team": "core"}})
+    assert info.status_code == 201 and info.json()["nsdOnboardingState"] == "CREATED"
+    content = info.headers["Location"] + "/nsd_content"
+    assert api.put(content, content=b"nsd: x", headers={"content-type": "text/plain"}).status_code == 415
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "nsd.yml").write_text((DEMO / "sonata-demo-nsd.yml").read_text())  # its VNFDs left out
+    refused = api.put(content, content=zipped(bad), headers={"content-type": "application/zip"})
+    assert refused.status_code == 400 and "nsd_content: " in refused.json()["detail"]
+    assert api.get(info.headers["Location"]).json()["nsdOnboardingState"] == "CREATED"
+    assert api.put(content, content=zipped(DEMO), headers={"content-type": "application/zip"}).status_code == 204
+    onboarded = api.get(info.headers["Location"]).json()
+    assert onboarded["nsdOnboardingState"] == "ONBOARDED" and onboarded["nsdName"] == "sonata-demo"
+    assert len(onboarded["vnfPkgIds"]) == 3 and onboarded["userDefinedData"] == {"team": "core"}
+    again = api.put(content, content=zipped(DEMO), headers={"content-type": "application/zip"})
+    assert again.status_code == 409
+
+    assert api.post(f"{ROOT}/ns_instances", json={"nsdId": "nope", "nsName": "x"}).status_code == 404
+    created = api.post(f"{ROOT}/ns_instances", json={"nsdId": onboarded["nsdId"], "nsName": "edge-demo",
+                                                     "nsDescription": "made over SOL005"})
+    assert created.status_code == 201, created.text
+    ns = created.json()
+    assert (ns["nsState"], ns["nsInstanceName"], ns["nsdInfoId"]) == ("NOT_INSTANTIATED", "edge-demo", onboarded["id"])
+    assert created.headers["Location"] == f"{ROOT}/ns_instances/{ns['id']}"
+    assert ns["id"] in {n["id"] for n in api.get(f"{ROOT}/ns_instances",
+                                                 params={"filter": "(eq,nsState,NOT_INSTANTIATED)"}).json()}
+    assert api.delete(info.headers["Location"]).status_code == 409  # an instance uses it
+
+    wrong = api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate", json={"additionalParamsForNs": {"vims": "x"}})
+    assert wrong.status_code == 400 and "'vims' is not one of" in wrong.json()["detail"]
+    done = follow(api, api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate",
+                                json={"nsFlavourId": "default", "additionalParamsForNs": {"policy": "fill first"}}))
+    assert done["lcmOperationType"] == "INSTANTIATE" and done["nsInstanceId"] == ns["id"]
+    running = api.get(f"{ROOT}/ns_instances/{ns['id']}").json()
+    assert (running["nsState"], running["nsInstanceName"]) == ("INSTANTIATED", "edge-demo")
+    assert len(running["vnfInstance"]) == 3
+    assert mano.get(ns["id"]).status == "READY"  # the same id in mano's own API
+    assert api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate", json={}).status_code == 409
+    follow(api, api.post(f"{ROOT}/ns_instances/{ns['id']}/terminate", json={}))
