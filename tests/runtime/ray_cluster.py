@@ -11,6 +11,7 @@ Other people's Ray clusters may run on the same machine, so the head keeps to it
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -192,6 +194,16 @@ class RayHead:
         """Where mano's live actors run: ``{"head": the head's node id, "nodes": alive node ids,
         "actors": {name: node id}}`` (from the GCS's actor table: no dashboard needed)."""
         return run_python(PLACEMENT, self.address, env=self.client_env(RAY_AUTH_MODE="token"))
+
+
+@contextlib.contextmanager
+def two_nodes(worker_ip: str, worker_home: Path) -> Iterator[tuple[RayHead, subprocess.Popen]]:
+    """A head of its own and one worker node on ``worker_ip`` (its own MANO_HOME), stopped on exit."""
+    head = RayHead().start()
+    try:
+        yield head, head.add_worker(worker_ip, MANO_HOME=str(worker_home))
+    finally:
+        head.stop()
 
 
 LOOK = r"""

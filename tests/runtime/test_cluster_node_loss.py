@@ -24,7 +24,7 @@ import pytest
 import mano_daemon
 from mano_daemon import gone_wait, mano, mano_env
 from paths import EXAMPLES, REPO
-from ray_cluster import RayHead, run_python
+from ray_cluster import run_python, two_nodes
 
 pytestmark = pytest.mark.integration
 
@@ -103,12 +103,8 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    head = RayHead().start()
-    try:
-        worker = head.add_worker(WORKER_IP, MANO_HOME=str(tmp_path_factory.mktemp("worker-home")))
-        yield head, worker
-    finally:
-        head.stop()
+    with two_nodes(WORKER_IP, tmp_path_factory.mktemp("worker-home")) as nodes:
+        yield nodes
 
 
 @pytest.fixture(scope="module")
