@@ -30,7 +30,7 @@ from actors import placement_exact, placement_search
 from actors.placement_exact import ray_exact_runner
 from actors.placement_search import ray_map
 from actors.plugin import PluginActor
-from mano.errors import InfeasiblePlacementError, PlacementError
+from mano.errors import InfeasiblePlacementError, MessagingError, PlacementError
 from mano.lifecycle import external_placement
 from mano.lifecycle.first_fit import first_fit_outcome
 from mano.lifecycle.pending import PendingPlacements
@@ -119,7 +119,6 @@ class PlacementPlugin(PluginActor):
                 self._pending.add(request, outcome.mapping)
             return outcome
 
-
     def _engine(self, adjusted: PlacementRequest, instead_of: str | None) -> PlacementOutcome:
         """mano's engine on the request (``instead_of``: why the external plugin did not answer)."""
         map_fn = ray_map if self._fans_out(len(adjusted.pops)) else map
@@ -143,7 +142,8 @@ class PlacementPlugin(PluginActor):
         try:
             states = {p["name"]: p["state"] for p in handles.PluginManager(timeout=5, retries=0).list()}
         except Exception as exc:  # noqa: BLE001 - the plugin manager away: mano's engine places
-            return None, f"placement plugin {name}: the plugin manager did not say whether it runs ({exc}); mano's engine answered"
+            return None, (f"placement plugin {name}: the plugin manager did not say whether it runs ({exc}); "
+                          "mano's engine answered")
         if states.get(name) != "RUNNING":
             state = states.get(name, "not registered")
             return None, f"placement plugin {name} is {str(state).lower()}: mano's engine answered"
@@ -155,7 +155,6 @@ class PlacementPlugin(PluginActor):
         Raises:
             ExternalPlacementError: it refused the request or answered with an unusable mapping.
         """
-        from mano.errors import MessagingError
         from mano.messaging.rpc import RpcTimeoutError
         # What the placement step's own wait leaves once the engine has had its budget.
         timeout = max(1.0, self._settings.placement_timeout_s - placement_budget_s(self._settings) - 1.0)

@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping
 
 from mano.descriptors.service import ServicePackage
 from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceBusyError, LifecycleError,
-                         OperationNotHeldError, OperationNotRunningError, RecordNotFoundError, UnknownInstanceError, UnknownOperationError)
+                         OperationNotHeldError, OperationNotRunningError, RecordNotFoundError, UnknownInstanceError,
+                         UnknownOperationError)
 from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
 from mano.lifecycle.reconfiguration import check_payload

@@ -1,7 +1,8 @@
 """The SOL005 NS lifecycle API over HTTP (FastAPI): a thin shell over the Python API.
 
-Imported only to serve it (FastAPI is loaded with this module). ``create_app(rt)`` builds the application on a running runtime (:class:`mano.api.Runtime`);
-:func:`serve` runs it with uvicorn in a thread of the runtime's process (``mano up --api``).
+Imported only to serve it (FastAPI is loaded with this module). ``create_app(rt)`` builds the
+application on a running runtime (:class:`mano.api.Runtime`); :func:`serve` runs it with
+uvicorn in a thread of the runtime's process (``mano up --api``).
 
 Resources (``/nslcm/v1``, ETSI GS NFV-SOL 005 v3; representations in :mod:`mano.rest.sol005`):
 
