@@ -104,6 +104,16 @@ def down() -> None:
     console.print("runtime down")
 
 
+def _from_api(path: str) -> Any:
+    """What the ``mano up --api`` runtime's HTTP API answers for ``path`` (no Ray driver
+    started), or None when none serves it; its refusal is this command's error."""
+    from mano.cli import local_runtime
+    try:
+        return local_runtime.api_get(Settings.from_env(), path)
+    except ManoError as exc:
+        _fail(exc)
+
+
 def _connect() -> Any:
     from mano.cli import local_runtime
     try:
@@ -166,9 +176,16 @@ def _show(rt: Any, service_id: str, as_json: bool) -> None:
 @click.option("--state", default=None, help="only services in this state")
 def list_services(as_json: bool, state: str | None) -> None:
     """List service instances."""
-    import mano
-    _connect()
-    records = [s.record for s in mano.services(state)]
+    from urllib.parse import quote
+
+    from mano.records import ServiceRecord
+    listed = _from_api("/mano/v1/services" + (f"?state={quote(state)}" if state else ""))
+    if listed is not None:
+        records = [ServiceRecord.model_validate(r) for r in listed]
+    else:
+        import mano
+        _connect()
+        records = [s.record for s in mano.services(state)]
     if as_json:
         render.print_json([r.model_dump(mode="json") for r in records])
     else:
@@ -192,12 +209,19 @@ def show(service_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def ops(service_id: str, as_json: bool) -> None:
     """Show the operation history of a service."""
-    import mano
-    _connect()
-    try:
-        operations = mano.get(service_id).operations
-    except ManoError as exc:
-        _fail(exc)
+    from urllib.parse import quote
+
+    from mano.records import OperationRecord
+    listed = _from_api(f"/mano/v1/services/{quote(service_id, safe='')}/operations")
+    if listed is not None:
+        operations = [OperationRecord.model_validate(o) for o in listed]
+    else:
+        import mano
+        _connect()
+        try:
+            operations = mano.get(service_id).operations
+        except ManoError as exc:
+            _fail(exc)
     if as_json:
         render.print_json([o.model_dump(mode="json") for o in operations])
     else:
@@ -215,12 +239,19 @@ def operation_commands() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def show_operation(operation_id: str, as_json: bool) -> None:
     """Show an operation with its steps."""
-    import mano
-    _connect()
-    try:
-        op = mano.operation(operation_id)
-    except ManoError as exc:
-        _fail(exc)
+    from urllib.parse import quote
+
+    from mano.records import OperationRecord
+    found = _from_api(f"/mano/v1/operations/{quote(operation_id, safe='')}")
+    if found is not None:
+        op = OperationRecord.model_validate(found)
+    else:
+        import mano
+        _connect()
+        try:
+            op = mano.operation(operation_id)
+        except ManoError as exc:
+            _fail(exc)
     if as_json:
         render.print_json(op.model_dump(mode="json"))
     else:

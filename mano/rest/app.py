@@ -29,6 +29,10 @@ Resources (``/nslcm/v1``, ETSI GS NFV-SOL 005 v3; representations in :mod:`mano.
 ``POST /ns_lcm_op_occs/{id}/cancel``               a PROCESSING one (``cancelMode`` GRACEFUL): 202
 =================================================  =========================================
 
+For mano's own CLI, ``/mano/v1`` serves its records as they are: ``GET /services[?state=]``,
+``/services/{id}/operations`` and ``/operations/{id}`` (what ``mano ls``, ``ops`` and ``op show``
+print, read without starting a Ray driver).
+
 ``filter`` is SOL013's attribute filter, ``(eq,attr,value)`` and ``(neq,attr,value)`` terms
 joined by ``;`` (``attr`` a dotted path). Every error is a ``ProblemDetails`` (RFC 7807):
 400 a request that cannot be read, 404 an unknown id, 409 a state that forbids the task (a
@@ -392,6 +396,28 @@ def create_app(rt: Any) -> Any:
                                                             "operation's next step boundary)")
         answer(lambda: mano.cancel(op_occ_id, wait=False))
         return accepted(op_occ_id)
+
+    # --- mano's own records, for the CLI (``mano ls``, ``ops``, ``op show`` without Ray) -------
+    @app.get("/mano/v1/services")
+    def mano_services(state: str | None = None) -> list[dict[str, Any]]:
+        from mano.states import ServiceState
+        try:
+            query = {"state": ServiceState(state.upper()).value} if state else None
+        except ValueError:
+            raise ProblemError(400, "Bad Request", f"state {state!r}: expected one of "
+                                                   f"{', '.join(s.value for s in ServiceState)}") from None
+        return [r.model_dump(mode="json") for r in answer(lambda: rt.store.services.find(query, sort="created_at"))]
+
+    @app.get("/mano/v1/services/{service_id}/operations")
+    def mano_operations(service_id: str) -> list[dict[str, Any]]:
+        if rt.store.services.find_one(service_id) is None:
+            raise ProblemError(404, "Not Found", f"no service instance {service_id!r}")
+        return [o.model_dump(mode="json")
+                for o in answer(lambda: rt.store.operations.find({"service_id": service_id}, sort="created_at"))]
+
+    @app.get("/mano/v1/operations/{operation_id}")
+    def mano_operation(operation_id: str) -> dict[str, Any]:
+        return answer(lambda: mano.operation(operation_id)).model_dump(mode="json")
 
     return app
 

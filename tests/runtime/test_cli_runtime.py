@@ -24,8 +24,13 @@ def test_up_instantiate_ls_terminate_down(tmp_path):
            "MANO_MONITORING_PERIOD_S": "0", "MANO_API_ADDR": api_addr}
     env.pop("MANO_MONGO_URL", None)
 
-    def run(*args, timeout=180):
-        return subprocess.run([mano_cli, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    def run(*args, timeout=180, **extra_env):
+        return subprocess.run([mano_cli, *args], env={**env, **extra_env}, cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout)
+    no_ray = tmp_path / "no-ray"  # an `import ray` that fails: what answers without Ray, answers
+    (no_ray / "ray").mkdir(parents=True)
+    (no_ray / "ray" / "__init__.py").write_text("raise ImportError('this command must not start Ray')\n")
+    without_ray = {"PYTHONPATH": os.pathsep.join([str(no_ray), env.get("PYTHONPATH", "")])}
     try:
         up = run("up", "--api")
         assert up.returncode == 0, up.stderr[-2000:]
@@ -39,6 +44,16 @@ def test_up_instantiate_ls_terminate_down(tmp_path):
             assert json.loads(got.read())["nsState"] == "INSTANTIATED"  # the daemon serves the API
         listed = run("ls", "--json")  # a second command finds the service the first one made
         assert [s["id"] for s in json.loads(listed.stdout)] == [service["id"]]
+        # ls, ops and op show read through the daemon's HTTP API, without a Ray driver
+        fast = run("ls", "--json", **without_ray)
+        assert fast.returncode == 0, fast.stderr[-2000:]
+        assert json.loads(fast.stdout) == json.loads(listed.stdout)
+        assert [s["id"] for s in json.loads(run("ls", "--json", "--state", "READY", **without_ray).stdout)] == \
+            [service["id"]]
+        history = run("ops", service["id"], "--json", **without_ray)
+        assert [o["type"] for o in json.loads(history.stdout)] == ["instantiate"], history.stderr[-2000:]
+        nope = run("ops", "no-such-service", **without_ray)
+        assert nope.returncode == 1 and "no service instance 'no-such-service'" in nope.stderr
         configured = run("reconfigure", service["id"], "--env", "FW_POLICY=drop", "--vnf", "vnf_firewall")
         assert configured.returncode == 0, configured.stderr[-2000:]
         bad = run("reconfigure", service["id"], "--env", "BAD NAME=x")  # refused before anything runs
