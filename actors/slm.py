@@ -38,7 +38,7 @@ from mano.lifecycle.host_pool import HostedInstances, HostPool, PrestartedHost, 
 from mano.lifecycle.lease import service_key
 from mano.lifecycle.service import ServiceController
 from mano.lifecycle.slm import ServiceLifecycleManager
-from mano.lifecycle.states import OperationType, PluginState
+from mano.lifecycle.states import OperationState, OperationType, PluginState
 from mano.records import OperationRecord
 from mano.settings import Settings
 from mano.store.client import connect
@@ -140,7 +140,7 @@ class ServiceLifecycleManagerActor(spares.SparePoolMethods, PluginActor):
         ended first."""
         self._require_running()
         answer = self._answer(self.core.cancel(operation_id, reason), wait_s)
-        self.core.forget_cancel(OperationRecord.model_validate(answer))
+        self.core.forget_cancel(operation_id, OperationState(answer["state"]))
         return answer
 
     def _resume(self, op: OperationRecord, wait_s: float) -> dict:

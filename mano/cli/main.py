@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -104,12 +104,18 @@ def down() -> None:
     console.print("runtime down")
 
 
-def _from_api(path: str) -> Any:
-    """What the ``mano up --api`` runtime's HTTP API answers for ``path`` (no Ray driver
-    started), or None when none serves it; its refusal is this command's error."""
+def _read(model: Any, path: str, through_ray: Callable[[Any], Any]) -> Any:
+    """Records of type ``model`` (one, or a list) as the ``mano up --api`` runtime's HTTP API
+    answers ``path``, without starting a Ray driver; when no runtime serves the API,
+    ``through_ray(mano)`` on an attached runtime. Either's refusal is this command's error."""
     from mano.cli import local_runtime
     try:
-        return local_runtime.api_get(Settings.from_env(), path)
+        found = local_runtime.api_get(Settings.from_env(), path)
+        if found is not None:
+            return [model.model_validate(r) for r in found] if isinstance(found, list) else model.model_validate(found)
+        import mano
+        _connect()
+        return through_ray(mano)
     except ManoError as exc:
         _fail(exc)
 
@@ -179,13 +185,8 @@ def list_services(as_json: bool, state: str | None) -> None:
     from urllib.parse import quote
 
     from mano.records import ServiceRecord
-    listed = _from_api("/mano/v1/services" + (f"?state={quote(state)}" if state else ""))
-    if listed is not None:
-        records = [ServiceRecord.model_validate(r) for r in listed]
-    else:
-        import mano
-        _connect()
-        records = [s.record for s in mano.services(state)]
+    records = _read(ServiceRecord, "/mano/v1/services" + (f"?state={quote(state)}" if state else ""),
+                    lambda mano: [s.record for s in mano.services(state)])
     if as_json:
         render.print_json([r.model_dump(mode="json") for r in records])
     else:
@@ -212,16 +213,8 @@ def ops(service_id: str, as_json: bool) -> None:
     from urllib.parse import quote
 
     from mano.records import OperationRecord
-    listed = _from_api(f"/mano/v1/services/{quote(service_id, safe='')}/operations")
-    if listed is not None:
-        operations = [OperationRecord.model_validate(o) for o in listed]
-    else:
-        import mano
-        _connect()
-        try:
-            operations = mano.get(service_id).operations
-        except ManoError as exc:
-            _fail(exc)
+    operations = _read(OperationRecord, f"/mano/v1/services/{quote(service_id, safe='')}/operations",
+                       lambda mano: mano.get(service_id).operations)
     if as_json:
         render.print_json([o.model_dump(mode="json") for o in operations])
     else:
@@ -242,16 +235,8 @@ def show_operation(operation_id: str, as_json: bool) -> None:
     from urllib.parse import quote
 
     from mano.records import OperationRecord
-    found = _from_api(f"/mano/v1/operations/{quote(operation_id, safe='')}")
-    if found is not None:
-        op = OperationRecord.model_validate(found)
-    else:
-        import mano
-        _connect()
-        try:
-            op = mano.operation(operation_id)
-        except ManoError as exc:
-            _fail(exc)
+    op = _read(OperationRecord, f"/mano/v1/operations/{quote(operation_id, safe='')}",
+               lambda mano: mano.operation(operation_id))
     if as_json:
         render.print_json(op.model_dump(mode="json"))
     else:

@@ -207,11 +207,11 @@ class ServiceLifecycleManager:
                                                             reason=reason or "cancelled by the operator"))
         return op
 
-    def forget_cancel(self, op: OperationRecord) -> None:
-        """Drop the cancel request of an operation that ended before it took effect (a held one
-        keeps it until the operator's decision)."""
-        if op.state.is_final:
-            self.store.cancellations.delete(op.id, missing_ok=True)
+    def forget_cancel(self, operation_id: str, state: OperationState) -> None:
+        """Drop the cancel request of an operation that ended (``state``) before it took effect
+        (a held one keeps it until the operator's decision)."""
+        if state.is_final:
+            self.store.cancellations.delete(operation_id, missing_ok=True)
 
     # --- recovery ----------------------------------------------------------------------------
     def in_flight(self) -> list[OperationRecord]:

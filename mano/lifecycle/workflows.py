@@ -21,8 +21,9 @@ from mano.lifecycle.sm_payloads import configure_payload, fsm_payload, placement
 from mano.lifecycle.sonata_records import build_nsr
 from mano.lifecycle.states import OperationType
 from mano.lifecycle.step_results import (BestEffort, NetworksCreated, Placed, PlacedInstance, RecordsStored,
-                                         SmsOnboarded, StateTransferred, TaskScheduled, Validated, VictimsSelected, VnfHealed,
-                                         VnfsConfigured, VnfsDeployed, VnfsRemoved, VnfsStarted, VnfsStopped)
+                                         SmsOnboarded, StateTransferred, TaskScheduled, Validated, VictimsSelected,
+                                         VnfHealed, VnfsConfigured, VnfsDeployed, VnfsRemoved, VnfsStarted,
+                                         VnfsStopped)
 from mano.lifecycle.workflow import Step, StepContext
 from mano.records import ServiceRecord, SonataStatus, VnfInstanceRef
 from mano.lifecycle.sm_port import SmOutcome

@@ -89,13 +89,7 @@ def parse_filter(text: str | None) -> list[tuple[str, str, str]]:
 
 
 def _kept(entries: list[dict[str, Any]], terms: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
-    def keep(entry: dict[str, Any]) -> bool:
-        for op, path, value in terms:
-            holds = sol005.matches(entry, [(path, value)])
-            if holds != (op == "eq"):
-                return False
-        return True
-    return [e for e in entries if keep(e)]
+    return [e for e in entries if all(sol005.holds(e, path, value) == (op == "eq") for op, path, value in terms)]
 
 
 # mano's errors -> (HTTP status, title)
@@ -185,7 +179,8 @@ def create_app(rt: Any) -> Any:
             identifier = rt.store.ns_identifiers.find_one(service_id)
             if identifier is None:
                 raise ProblemError(404, "Not Found", f"no NS instance {service_id!r}")
-            return sol005.not_instantiated(identifier, nsd_id_for(identifier))
+            return sol005.not_instantiated(
+                identifier, nsd_id_for(identifier, rt.store.ns_descriptors.find_one(identifier.nsd_info_id)))
         vnfrs = {v.id: v for v in rt.store.vnfr.find({"service_id": service_id})}
         return named(sol005.ns_instance(record, vnfrs), rt.store.ns_identifiers.find_one(service_id))
 
@@ -196,8 +191,7 @@ def create_app(rt: Any) -> Any:
                          "nsdInfoId": identifier.nsd_info_id})
         return body
 
-    def nsd_id_for(identifier: NsIdentifierRecord) -> str:
-        info = rt.store.ns_descriptors.find_one(identifier.nsd_info_id)
+    def nsd_id_for(identifier: NsIdentifierRecord, info: NsdInfoRecord | None) -> str:
         return sol005.nsd_id_of(info.nsd) if info is not None and info.nsd else identifier.nsd_info_id
 
     def nsd_info_record(nsd_info_id: str) -> NsdInfoRecord:
@@ -304,8 +298,14 @@ def create_app(rt: Any) -> Any:
         op = answer(lambda: mano.operation(op_id))
         return JSONResponse(occurrence(op), status_code=202, headers={"Location": f"{ROOT}/ns_lcm_op_occs/{op_id}"})
 
-    def occurrence(op: Any) -> dict[str, Any]:
-        pending = op.state.value == "PROCESSING" and rt.store.cancellations.find_one(op.id) is not None
+    def occurrence(op: Any, cancels: set[str] | None = None) -> dict[str, Any]:
+        """``cancels``: the ids with a cancel request, read once for a list (else asked here)."""
+        if op.state.value != "PROCESSING":
+            pending = False
+        elif cancels is not None:
+            pending = op.id in cancels
+        else:
+            pending = rt.store.cancellations.find_one(op.id) is not None
         return sol005.op_occ(op, cancel_pending=pending)
 
     @app.get(f"{ROOT}/api_versions")
@@ -319,7 +319,9 @@ def create_app(rt: Any) -> Any:
         vnfrs: dict[str, Any] = {v.id: v for v in answer(lambda: rt.store.vnfr.find({}))}
         services = {r.id for r in records}
         identifiers = {i.id: i for i in answer(lambda: rt.store.ns_identifiers.find({}, sort="created_at"))}
-        waiting = [sol005.not_instantiated(i, nsd_id_for(i)) for i in identifiers.values() if i.id not in services]
+        infos = {i.id: i for i in answer(lambda: rt.store.ns_descriptors.find({}))} if identifiers else {}
+        waiting = [sol005.not_instantiated(i, nsd_id_for(i, infos.get(i.nsd_info_id)))
+                   for i in identifiers.values() if i.id not in services]
         return _kept([named(sol005.ns_instance(r, vnfrs), identifiers.get(r.id)) for r in records] + waiting, terms)
 
     @app.get(f"{ROOT}/ns_instances/{{ns_instance_id}}")
@@ -372,7 +374,8 @@ def create_app(rt: Any) -> Any:
     def list_op_occs(filter: str | None = None) -> list[dict[str, Any]]:  # noqa: A002 - SOL013's name
         terms = parse_filter(filter)
         ops = answer(lambda: rt.store.operations.find({}, sort="created_at"))
-        return _kept([occurrence(op) for op in ops], terms)
+        cancels = {c.id for c in answer(lambda: rt.store.cancellations.find({}))}
+        return _kept([occurrence(op, cancels) for op in ops], terms)
 
     @app.get(f"{ROOT}/ns_lcm_op_occs/{{op_occ_id}}")
     def get_op_occ(op_occ_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ Links are relative to the API root (``/nslcm/v1``), as SOL013 allows.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from mano.records import NsdInfoRecord, NsIdentifierRecord, OperationRecord, ServiceRecord, VnfrRecord
 from mano.states import OperationState, OperationType, ServiceState, VnfState
@@ -162,13 +162,10 @@ def problem(status: int, title: str, detail: str, *, instance: str | None = None
     return body
 
 
-def matches(entry: Mapping[str, Any], filters: Iterable[tuple[str, str]]) -> bool:
-    """SOL013's attribute-based filter, its ``eq`` form: ``(attribute path, value)`` pairs, every
-    one of which must hold (``nsState=INSTANTIATED``, ``nsInstanceId=<id>``, ``a.b=c``)."""
-    for path, wanted in filters:
-        value: Any = entry
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None or str(value) != wanted:
-            return False
-    return True
+def holds(entry: Mapping[str, Any], path: str, wanted: str) -> bool:
+    """SOL013's attribute-based filter, its ``eq`` test: the value at the dotted ``path``
+    (``nsState``, ``nsInstanceId``, ``a.b``) is ``wanted``."""
+    value: Any = entry
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value is not None and str(value) == wanted
