@@ -91,6 +91,12 @@ class LifecycleError(ManoError):
     """A lifecycle request cannot be carried out."""
 
 
+class BadRequestError(LifecycleError):
+    """A request's parameters are malformed or name what the service does not have (a
+    placement preference, a count, a reconfiguration payload): the caller's to mend, so never
+    retryable, and an HTTP 400 where the state of the service (a 409) has nothing to do with it."""
+
+
 class UnknownInstanceError(LifecycleError):
     """No service or VNF instance has that id."""
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mano.errors import LifecycleError
+from mano.errors import BadRequestError
 from placement import OperatorPolicy
 
 KEYS = ("policy", "policy_list", "blacklist", "weights", "ingresses", "egresses")
@@ -71,7 +71,7 @@ class PlacementPreferences(BaseModel):
         """The preferences in a request's parameters (``default_policy`` where it names none).
 
         Raises:
-            LifecycleError: a preference is malformed (the message says which and why).
+            BadRequestError: a preference is malformed (the message says which and why).
         """
         given = {k: v for k, v in (params or {}).items() if k in KEYS and v is not None}
         if default_policy is not None:
@@ -81,7 +81,7 @@ class PlacementPreferences(BaseModel):
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in err["loc"]) or "placement preferences"
-            raise LifecycleError(f"bad placement preference {where}: {err['msg']}") from None
+            raise BadRequestError(f"bad placement preference {where}: {err['msg']}") from None
 
     def to_params(self) -> dict[str, Any]:
         """The request parameters that say exactly this (stored on the operation)."""

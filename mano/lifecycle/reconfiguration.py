@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from mano.errors import LifecycleError
+from mano.errors import BadRequestError
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """What an environment variable may be called (a VIM driver checks what reaches it too)."""
@@ -62,19 +62,19 @@ def check_payload(payload: Any, vnf_ids: set[str], instance_ids: set[str]) -> No
     if payload is None:
         return
     if not isinstance(payload, Mapping):
-        raise LifecycleError("reconfiguration_payload is not a mapping")
+        raise BadRequestError("reconfiguration_payload is not a mapping")
     _check_envs(payload.get("envs"), "reconfiguration_payload.envs")
     functions = payload.get("functions")
     if functions is None:
         return
     if not isinstance(functions, Mapping):
-        raise LifecycleError("reconfiguration_payload.functions is not a mapping")
+        raise BadRequestError("reconfiguration_payload.functions is not a mapping")
     for key, entry in functions.items():
         where = f"reconfiguration_payload.functions.{key}"
         if key not in vnf_ids and key not in instance_ids:
-            raise LifecycleError(f"{where}: the service has no network function or live VNF instance {key!r}")
+            raise BadRequestError(f"{where}: the service has no network function or live VNF instance {key!r}")
         if not isinstance(entry, Mapping):
-            raise LifecycleError(f"{where} is not a mapping")
+            raise BadRequestError(f"{where} is not a mapping")
         _check_envs(entry.get("envs"), f"{where}.envs")
 
 
@@ -82,14 +82,14 @@ def _check_envs(envs: Any, where: str) -> None:
     if envs is None:
         return
     if not isinstance(envs, Mapping):
-        raise LifecycleError(f"{where} is not a mapping of names to values")
+        raise BadRequestError(f"{where} is not a mapping of names to values")
     for name, value in envs.items():
         if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
-            raise LifecycleError(f"{where}: {name!r} is not an environment variable name")
+            raise BadRequestError(f"{where}: {name!r} is not an environment variable name")
         if isinstance(value, (Mapping, list, tuple, set)) or value is None:
-            raise LifecycleError(f"{where}.{name}: a value must be a string or number, got {value!r}")
+            raise BadRequestError(f"{where}.{name}: a value must be a string or number, got {value!r}")
         if "\n" in _text(value) or "\0" in _text(value):
-            raise LifecycleError(f"{where}.{name}: a value may not hold a newline or NUL")
+            raise BadRequestError(f"{where}.{name}: a value may not hold a newline or NUL")
 
 
 def _text(value: Any) -> str:

@@ -13,9 +13,9 @@ import uuid
 from typing import Any, Callable, Mapping
 
 from mano.descriptors.service import ServicePackage
-from mano.errors import (AlreadyTerminatedError, DuplicateRecordError, InstanceBusyError, LifecycleError,
-                         OperationNotHeldError, OperationNotRunningError, RecordNotFoundError, UnknownInstanceError,
-                         UnknownOperationError)
+from mano.errors import (AlreadyTerminatedError, BadRequestError, DuplicateRecordError, InstanceBusyError,
+                         LifecycleError, OperationNotHeldError, OperationNotRunningError, RecordNotFoundError,
+                         UnknownInstanceError, UnknownOperationError)
 from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.states import SERVICE_TRANSITIONS, OperationState, OperationType, ServiceState, transition
 from mano.lifecycle.reconfiguration import check_payload
@@ -120,17 +120,17 @@ class ServiceLifecycleManager:
         elif op_type == OperationType.SCALE_OUT:
             names = [nf.get("vnf_id") for nf in record.nsd.get("network_functions", [])]
             if params.get("vnf_id") not in names:
-                raise LifecycleError(f"service {record.id} has no network function {params.get('vnf_id')!r}; "
+                raise BadRequestError(f"service {record.id} has no network function {params.get('vnf_id')!r}; "
                                      f"it has {', '.join(map(str, names))}")
             count = params.get("count", 1)
             if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
-                raise LifecycleError(f"count must be a whole number from 1 to 100, got {count!r}")
+                raise BadRequestError(f"count must be a whole number from 1 to 100, got {count!r}")
         elif op_type in (OperationType.HEAL, OperationType.MIGRATE):
             instance = record.vnf_instance(str(params.get("vnf_instance_id")))
             if instance is None or instance.terminated:
                 raise UnknownInstanceError(f"service {record.id} has no VNF instance {params.get('vnf_instance_id')!r}")
             if op_type == OperationType.MIGRATE and not params.get("pop"):
-                raise LifecycleError("a migration needs the target PoP (vim_uuid)")
+                raise BadRequestError("a migration needs the target PoP (vim_uuid)")
         elif op_type == OperationType.RECONFIGURE:
             check_payload(params.get("payload"), {str(nf.get("vnf_id")) for nf in record.nsd.get("network_functions", [])},
                           {v.id for v in record.vnf_instances if v.live})

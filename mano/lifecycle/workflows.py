@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from mano.descriptors.models import Nsd, Vnfd
 from mano.descriptors.service import ServicePackage, resolve
-from mano.errors import LifecycleError, ManoError, StepFailedError
+from mano.errors import BadRequestError, LifecycleError, ManoError, StepFailedError
 from mano.lifecycle.placement_preferences import PlacementPreferences
 from mano.lifecycle.reconfiguration import envs_of, function_config, function_envs
 from mano.lifecycle.ports import (FunctionAction, FunctionDeployment, Functions, Infrastructure, Placement,
@@ -436,7 +436,7 @@ def victims_for_scale_in(record: ServiceRecord, request: dict[str, Any]) -> list
     vnf_id, count = request.get("vnf_id"), int(request.get("count", 1))
     same = [v for v in live if v.vnf_id == vnf_id]
     if not same:
-        raise LifecycleError(f"service {record.id} has no network function {vnf_id!r}")
+        raise BadRequestError(f"service {record.id} has no network function {vnf_id!r}")
     if count < 1 or count >= len(same):
         raise LifecycleError("Not enough instances running")
     return [v.id for v in same[-count:]]

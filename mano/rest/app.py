@@ -35,7 +35,8 @@ print, read without starting a Ray driver).
 
 ``filter`` is SOL013's attribute filter, ``(eq,attr,value)`` and ``(neq,attr,value)`` terms
 joined by ``;`` (``attr`` a dotted path). Every error is a ``ProblemDetails`` (RFC 7807):
-400 a request that cannot be read, 404 an unknown id, 409 a state that forbids the task (a
+400 a request that cannot be read or whose parameters are wrong (a malformed placement preference,
+a VNF the service does not have), 404 an unknown id, 409 a state that forbids the task (a
 busy or terminated service, an operation that is not held or not running), 422 what mano does
 not do (FORCEFUL cancel), 503 a runtime part that does not answer. The OpenAPI document is at
 ``/openapi.json``.
@@ -101,6 +102,7 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.OperationNotHeldError, 409, "Conflict"),
     (errors.OperationNotRunningError, 409, "Conflict"),
     (errors.DescriptorError, 400, "Bad Request"),
+    (errors.BadRequestError, 400, "Bad Request"),
     (errors.StoreUnavailableError, 503, "Service Unavailable"),
     (errors.LifecycleError, 409, "Conflict"),
 )

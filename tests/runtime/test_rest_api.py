@@ -170,12 +170,18 @@ def test_onboard_create_and_instantiate_the_sol005_way(api, rt, tmp_path):
 
     wrong = api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate", json={"additionalParamsForNs": {"vims": "x"}})
     assert wrong.status_code == 400 and "'vims' is not one of" in wrong.json()["detail"]
+    bogus = api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate", json={"additionalParamsForNs": {"policy": "bogus"}})
+    assert bogus.status_code == 400 and "bad placement preference policy" in bogus.json()["detail"], bogus.text
+    assert api.get(f"{ROOT}/ns_instances/{ns['id']}").json()["nsState"] == "NOT_INSTANTIATED"
     done = follow(api, api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate",
                                 json={"nsFlavourId": "default", "additionalParamsForNs": {"policy": "fill first"}}))
     assert done["lcmOperationType"] == "INSTANTIATE" and done["nsInstanceId"] == ns["id"]
     running = api.get(f"{ROOT}/ns_instances/{ns['id']}").json()
     assert (running["nsState"], running["nsInstanceName"]) == ("INSTANTIATED", "edge-demo")
     assert len(running["vnfInstance"]) == 3
+    unknown = api.post(f"{ROOT}/ns_instances/{ns['id']}/scale", json={"scaleType": "SCALE_VNF", "scaleVnfData": [
+        {"scaleVnfType": "SCALE_OUT", "scaleByStepData": {"aspectId": "no-such-vnf"}}]})
+    assert unknown.status_code == 400 and "no network function 'no-such-vnf'" in unknown.json()["detail"]
     assert mano.get(ns["id"]).status == "READY"  # the same id in mano's own API
     assert api.post(f"{ROOT}/ns_instances/{ns['id']}/instantiate", json={}).status_code == 409
     follow(api, api.post(f"{ROOT}/ns_instances/{ns['id']}/terminate", json={}))
