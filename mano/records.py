@@ -44,8 +44,8 @@ from mano.states import (
 
 __all__ = [
     "NetworkFunctionRef", "NsrRecord", "OperationRecord", "PluginRecord", "Record", "ServiceRecord",
-    "SmStatus", "SmType", "SonataStatus", "SpecificManagerRecord", "StepProgress", "UtcDatetime",
-    "VnfInstanceRef", "VnfrRecord", "utcnow",
+    "NotificationRecord", "SmStatus", "SmType", "SonataStatus", "SpecificManagerRecord", "StepProgress",
+    "SubscriptionRecord", "UtcDatetime", "VnfInstanceRef", "VnfrRecord", "utcnow",
 ]
 
 
@@ -445,6 +445,37 @@ class NsIdentifierRecord(Record):
     name: str
     description: str = ""
     created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class SubscriptionRecord(Record):
+    """A SOL005 subscription to NS lifecycle notifications (collection ``subscriptions``; ``id`` =
+    the ``LccnSubscription`` id): where to POST them, which to send (``filter``, SOL005's
+    ``LifecycleChangeNotificationsFilter`` as validated), how to authenticate to the receiver
+    (``basic_auth``: SOL013's BASIC user and password) and the secret the body is signed with."""
+
+    callback_uri: str
+    filter: dict[str, Any] = Field(default_factory=dict)
+    basic_auth: tuple[str, str] | None = None
+    secret: str
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class NotificationRecord(Record):
+    """One notification owed to one subscriber (collection ``notifications``, the outbox): queued
+    once per change (``id`` derives from the subscription and the change, so queuing it again is
+    a no-op), POSTed until the receiver accepts it. ``seq`` orders a subscriber's notifications."""
+
+    subscription_id: str
+    seq: str
+    """``<change time>|<tie-break>``: the subscriber's notifications are sent in this order."""
+    body: dict[str, Any]
+    delivered: bool = False
+    attempts: int = Field(default=0, ge=0)
+    next_attempt_at: float = 0.0
+    """Wall-clock time (seconds since the epoch) before which it is not tried again."""
+    last_error: str | None = None
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+    delivered_at: UtcDatetime | None = None
 
 
 # --- cancellations -----------------------------------------------------------------------------

@@ -27,7 +27,15 @@ Resources (``/nslcm/v1``, ETSI GS NFV-SOL 005 v3; representations in :mod:`mano.
 ``GET  /ns_lcm_op_occs/{id}``                      one
 ``POST /ns_lcm_op_occs/{id}/retry|rollback``       a FAILED_TEMP operation: 202
 ``POST /ns_lcm_op_occs/{id}/cancel``               a PROCESSING one (``cancelMode`` GRACEFUL): 202
+``POST /subscriptions``                            a ``LccnSubscriptionRequest``: 201 (its
+                                                   ``signingSecret`` answered once), 303 if the
+                                                   same exists, 422 if the callback fails its test
+``GET|DELETE /subscriptions[/{id}]``               the ``LccnSubscription`` s; delete one
 =================================================  =========================================
+
+Notifications (``NsLcmOperationOccurrenceNotification`` on every change of an operation, and
+``NsIdentifierCreationNotification``) are queued in the store and POSTed to each subscriber in
+order, signed, and retried until delivered: :mod:`mano.rest.notifications`.
 
 For mano's own CLI, ``/mano/v1`` serves its records as they are: ``GET /services[?state=]``,
 ``/services/{id}/operations`` and ``/operations/{id}`` (what ``mano ls``, ``ops`` and ``op show``
@@ -41,8 +49,8 @@ busy or terminated service, an operation that is not held or not running), 422 w
 not do (FORCEFUL cancel), 503 a runtime part that does not answer. The OpenAPI document is at
 ``/openapi.json``.
 
-Not yet here (issue "A standard northbound"): VNF packages, subscriptions and notifications,
-tenants, roles and tokens. The server listens on loopback by
+Not yet here (issue "A standard northbound"): VNF packages, deleting an NS instance, tenants,
+roles and tokens. The server listens on loopback by
 default (``MANO_API_ADDR``) because nothing authenticates a caller yet.
 """
 from __future__ import annotations
@@ -59,10 +67,11 @@ from typing import Any, Callable
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from mano import errors
 from mano.records import NsdInfoRecord, NsIdentifierRecord
-from mano.rest import sol005
+from mano.rest import notifications, sol005
 
 ROOT = sol005.ROOT
 _TERM = re.compile(r"\((eq|neq),([^,()]+),([^()]*)\)")
@@ -108,6 +117,13 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
 )
 
 
+def bad_request(problems: Any, what: str = "body") -> ProblemError:
+    """A 400 saying where the first of pydantic's (or FastAPI's) validation errors is and why."""
+    first = problems[0] if problems else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or what
+    return ProblemError(400, "Bad Request", f"{where}: {first.get('msg', 'invalid')}")
+
+
 def _as_problem(exc: BaseException) -> ProblemError:
     if isinstance(exc, ProblemError):
         return exc
@@ -148,9 +164,18 @@ def create_app(rt: Any) -> Any:
     """The FastAPI application on runtime ``rt`` (what :func:`mano.init` returned)."""
     import mano
 
+    notifier = notifications.Notifier(rt.store)
     app = FastAPI(title="mano NS lifecycle management (ETSI GS NFV-SOL 005)", version="3.7.1",
                   description="mano's services and operations as SOL005 NS instances and NS LCM operation "
                               "occurrences.")
+
+    app.state.notifier = notifier
+    app.state.notifier_thread = None
+
+    def notified() -> None:
+        """Deliver what was just queued without waiting for the next poll."""
+        if app.state.notifier_thread is not None:
+            app.state.notifier_thread.wake()
 
     @app.exception_handler(ProblemError)
     def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -159,9 +184,7 @@ def create_app(rt: Any) -> Any:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        return _problem(request, ProblemError(400, "Bad Request", f"{where}: {first.get('msg', 'invalid')}"))
+        return _problem(request, bad_request(exc.errors()))
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -261,9 +284,10 @@ def create_app(rt: Any) -> Any:
         nsd_ref, name = body.get("nsdId"), body.get("nsName")
         if not isinstance(nsd_ref, str) or not nsd_ref or not isinstance(name, str) or not name:
             raise ProblemError(400, "Bad Request", "CreateNsRequest: nsdId and nsName are required strings")
-        infos = [i for i in answer(lambda: rt.store.ns_descriptors.find({}))
+        infos = [i for i in answer(lambda: rt.store.ns_descriptors.find({}, sort="-created_at"))
                  if i.id == nsd_ref or (i.nsd is not None and sol005.nsd_id_of(i.nsd) == nsd_ref)]
-        onboarded = [i for i in infos if i.onboarding_state == "ONBOARDED"]
+        # an NsdInfo id names one; an nsdId onboarded more than once means its newest upload
+        onboarded = sorted((i for i in infos if i.onboarding_state == "ONBOARDED"), key=lambda i: i.id != nsd_ref)
         if not onboarded:
             raise ProblemError(422 if infos else 404, "Unprocessable Entity" if infos else "Not Found",
                                f"NSD {nsd_ref!r} is " + ("not onboarded yet" if infos else "not known: onboard it at "
@@ -271,6 +295,8 @@ def create_app(rt: Any) -> Any:
         identifier = answer(lambda: rt.store.ns_identifiers.insert(NsIdentifierRecord(
             id=str(uuid.uuid4()), nsd_info_id=onboarded[0].id, name=name,
             description=str(body.get("nsDescription") or ""))))
+        notifier.queue_identifier(notifications.CREATION, identifier.id, nsd_id=nsd_ref, name=name)
+        notified()
         return JSONResponse(instance(identifier.id), status_code=201,
                             headers={"Location": f"{ROOT}/ns_instances/{identifier.id}"})
 
@@ -298,6 +324,7 @@ def create_app(rt: Any) -> Any:
 
     def accepted(op_id: str) -> JSONResponse:
         op = answer(lambda: mano.operation(op_id))
+        notified()
         return JSONResponse(occurrence(op), status_code=202, headers={"Location": f"{ROOT}/ns_lcm_op_occs/{op_id}"})
 
     def occurrence(op: Any, cancels: set[str] | None = None) -> dict[str, Any]:
@@ -402,6 +429,51 @@ def create_app(rt: Any) -> Any:
         answer(lambda: mano.cancel(op_occ_id, wait=False))
         return accepted(op_occ_id)
 
+    # --- subscriptions to notifications (see mano.rest.notifications) -------------------------
+    @app.post(f"{ROOT}/subscriptions", status_code=201)
+    def subscribe(body: Any = Body(...)) -> JSONResponse:
+        try:
+            request = notifications.SubscriptionRequest.model_validate(body)
+            record = notifications.subscription_of(request, str(uuid.uuid4()))
+        except ValidationError as exc:
+            raise bad_request(exc.errors(include_url=False), "LccnSubscriptionRequest") from None
+        except notifications.UnsupportedAuthentication as exc:
+            raise ProblemError(422, "Unprocessable Entity", str(exc)) from None
+        for known in answer(lambda: rt.store.subscriptions.find({})):
+            if (known.callback_uri, known.filter) == (record.callback_uri, record.filter):
+                return Response(status_code=303,  # type: ignore[return-value] # SOL005: the same one exists
+                                headers={"Location": f"{ROOT}/subscriptions/{known.id}"})
+        failed = notifications.test_callback(record)
+        if failed:
+            raise ProblemError(422, "Unprocessable Entity", failed)
+        answer(lambda: rt.store.subscriptions.insert(record))
+        # the secret is answered this once: the subscriber checks each notification's signature with it
+        return JSONResponse({**notifications.lccn_subscription(record), "signingSecret": record.secret},
+                            status_code=201, headers={"Location": f"{ROOT}/subscriptions/{record.id}"})
+
+    def subscription(subscription_id: str) -> Any:
+        record = answer(lambda: rt.store.subscriptions.find_one(subscription_id))
+        if record is None:
+            raise ProblemError(404, "Not Found", f"no subscription {subscription_id!r}")
+        return record
+
+    @app.get(f"{ROOT}/subscriptions")
+    def list_subscriptions(filter: str | None = None) -> list[dict[str, Any]]:  # noqa: A002 - SOL013's name
+        terms = parse_filter(filter)
+        return _kept([notifications.lccn_subscription(r)
+                      for r in answer(lambda: rt.store.subscriptions.find({}, sort="created_at"))], terms)
+
+    @app.get(f"{ROOT}/subscriptions/{{subscription_id}}")
+    def get_subscription(subscription_id: str) -> dict[str, Any]:
+        return notifications.lccn_subscription(subscription(subscription_id))
+
+    @app.delete(f"{ROOT}/subscriptions/{{subscription_id}}", status_code=204, response_class=Response)
+    def unsubscribe(subscription_id: str) -> Response:
+        subscription(subscription_id)
+        answer(lambda: rt.store.subscriptions.delete(subscription_id, missing_ok=True))
+        answer(lambda: notifier.forget(subscription_id))
+        return Response(status_code=204)
+
     # --- mano's own records, for the CLI (``mano ls``, ``ops``, ``op show`` without Ray) -------
     @app.get("/mano/v1/services")
     def mano_services(state: str | None = None) -> list[dict[str, Any]]:
@@ -432,8 +504,11 @@ class ApiServer:
 
     def __init__(self, rt: Any, host: str, port: int):
         import uvicorn
-        config = uvicorn.Config(create_app(rt), host=host, port=port, log_level="warning", access_log=False)
+        app = create_app(rt)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
+        self.notifier = notifications.NotifierThread(app.state.notifier)
+        app.state.notifier_thread = self.notifier
         self._thread = threading.Thread(target=self._server.run, name="mano-api", daemon=True)
         self.host, self.port = host, port
 
@@ -445,6 +520,7 @@ class ApiServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise errors.ManoError(f"the HTTP API did not start on {self.host}:{self.port}")
             time.sleep(0.05)
+        self.notifier.start()
         return self
 
     @property
@@ -452,6 +528,7 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.notifier.stop(timeout)
         self._server.should_exit = True
         self._thread.join(timeout)
 

@@ -42,6 +42,7 @@ from mano.store.plugins import PluginRepository
 from mano.store.repository import Repository
 from mano.store.services import ServiceRepository
 from mano.store.specific_managers import SpecificManagerRepository
+from mano.store.subscriptions import NotificationRepository, SubscriptionRepository
 from mano.store.vnfr import VnfrRepository
 
 
@@ -155,6 +156,7 @@ class Store:
         gateway_replies: the final replies the AMQP gateway still owes (``mano.gateway.core``).
         cancellations: operators' requests to stop a running operation.
         ns_descriptors, ns_identifiers: the SOL005 API's NSD infos and NS instance identifiers.
+        subscriptions, notifications: the SOL005 API's subscriptions and the notifications owed.
         embedded: the embedded server handle, or None with ``MANO_MONGO_URL``.
     """
 
@@ -169,6 +171,8 @@ class Store:
     cancellations: CancelRequestRepository
     ns_descriptors: NsdInfoRepository
     ns_identifiers: NsIdentifierRepository
+    subscriptions: SubscriptionRepository
+    notifications: NotificationRepository
 
     def __init__(self, url: str, *, database: str = "mano", timeout_ms: int = 5000,
                  embedded: EmbeddedMongo | None = None, client: Any = None):
@@ -191,6 +195,8 @@ class Store:
         self.cancellations = CancelRequestRepository(db, url=url)
         self.ns_descriptors = NsdInfoRepository(db, url=url)
         self.ns_identifiers = NsIdentifierRepository(db, url=url)
+        self.subscriptions = SubscriptionRepository(db, url=url)
+        self.notifications = NotificationRepository(db, url=url)
         try:
             self.ping()
             for repository in self.repositories:
@@ -224,7 +230,7 @@ class Store:
         """All repositories, one per collection."""
         return (self.nsr, self.vnfr, self.services, self.operations, self.plugins,
                 self.specific_managers, self.leases, self.gateway_replies, self.cancellations,
-                self.ns_descriptors, self.ns_identifiers)
+                self.ns_descriptors, self.ns_identifiers, self.subscriptions, self.notifications)
 
     def fenced(self, token: int) -> Store:
         """This store as the holder of a service's lease, fencing token ``token``, writes the

@@ -17,7 +17,7 @@ class OperationRepository(Repository[OperationRecord]):
 
     collection_name = "operations"
     record_type = OperationRecord
-    indexes = (Index.on("service_id", "state"), Index.on("state"), Index.on("created_at"))
+    indexes = (Index.on("service_id", "state"), Index.on("state"), Index.on("created_at"), Index.on("updated_at"))
 
     def for_service(self, service_id: str) -> list[OperationRecord]:
         """All operations of a service, oldest first."""

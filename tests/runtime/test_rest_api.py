@@ -5,7 +5,6 @@ filters, and ProblemDetails for every error."""
 from __future__ import annotations
 
 import io
-import socket
 import zipfile
 
 import pytest
@@ -13,37 +12,19 @@ import pytest
 import mano
 from conftest_runtime import used_cores, wait_until
 from paths import EXAMPLES
+from rest_client import ROOT, api_client, follow
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytestmark = pytest.mark.integration
 
 DEMO = EXAMPLES / "sonata-demo"
-ROOT = "/nslcm/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def api(rt):
-    from mano.rest.app import serve
-    server = serve(rt, f"127.0.0.1:{free_port()}")
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    with api_client(rt) as client:
         yield client
-    server.stop()
-
-
-def follow(api, response, state="COMPLETED", timeout=60):
-    """The operation occurrence a 202 points to, once it reached ``state``."""
-    assert response.status_code == 202, response.text
-    location = response.headers["Location"]
-    assert location.startswith(f"{ROOT}/ns_lcm_op_occs/")
-    wait_until(lambda: api.get(location).json()["operationState"] == state, timeout=timeout)
-    return api.get(location).json()
 
 
 def test_an_instance_and_its_operations_as_sol005_resources(api, rt):
