@@ -33,7 +33,7 @@ setup(
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "pytest-timeout>=2.2,<3",
                  "import-linter>=2.0,<3", "nbclient>=0.10,<1", "nbformat>=5.9,<6", "ipykernel>=6,<8",
                  "matplotlib>=3.7,<4", "docker>=7,<8", "mongomock>=4.1,<5",
-                 "httpx>=0.27,<1"],
+                 "httpx>=0.27,<1", "schemathesis>=4,<5"],
     },
     entry_points={"console_scripts": ["mano=mano.cli:main"]},
 )

@@ -68,6 +68,7 @@ from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mano import errors
 from mano.records import NsdInfoRecord, NsIdentifierRecord
@@ -185,6 +186,12 @@ def create_app(rt: Any) -> Any:
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _problem(request, bad_request(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # an unknown path, a wrong method
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
+        return _problem(request, ProblemError(exc.status_code, title, f"{request.method} {request.url.path}: "
+                                                                      f"{exc.detail}"))
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -102,6 +102,8 @@ def test_every_error_is_a_problem_details(api):
         ("post", f"{ROOT}/ns_instances/no-such-id/scale", {"scaleType": "SCALE_VNF", "scaleVnfData": []}, 400),
         ("post", f"{ROOT}/ns_instances/no-such-id/heal", {"healVnfData": "x"}, 400),
         ("get", f"{ROOT}/ns_instances?filter=nsState%3DREADY", None, 400),
+        ("get", f"{ROOT}/no_such_resource", None, 404),
+        ("delete", f"{ROOT}/ns_lcm_op_occs", None, 405),
     ]:
         response = api.request(method.upper(), path, json=body)
         assert response.status_code == status, (path, response.text)
